@@ -1,0 +1,1 @@
+"""Relational analyses that run in the engine (attribution, metrics)."""

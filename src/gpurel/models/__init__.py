@@ -1,0 +1,1 @@
+"""Models: pure functions over numbers and small frames, no I/O."""

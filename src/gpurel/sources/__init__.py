@@ -1,0 +1,1 @@
+"""Readers: each input format becomes canonical tables (see ``gpurel.schema``)."""

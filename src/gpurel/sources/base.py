@@ -1,0 +1,85 @@
+"""What every reader shares: its options, its result and the sink for rejected rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow as pa
+
+from gpurel import schema
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """Options a reader may use; each reader documents which ones."""
+
+    cluster: str = "default"
+    tz: str | None = None  # IANA zone of local times without offset; None = this machine's zone
+    fields: tuple[str, ...] | None = None  # sacct field names when the file has no header
+    delimiter: str | None = None  # None = detect
+    inventory_nodes: int | None = None  # traces whose fault-free nodes are absent from the file
+    inventory_days: float | None = None
+    trace_start: datetime | None = None  # wallclock of day 0 for traces with relative times
+    gpus_per_node: int = 8
+
+
+class RejectSink:
+    """Collects rows that could not be read, with file, line, field and reason."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self._rows: list[dict[str, object]] = []
+
+    def add(self, line: int | None, field: str | None, reason: str, raw: str | None) -> None:
+        """Keep one rejected row aside."""
+        if raw is not None and len(raw) > schema.RAW_LIMIT:
+            raw = raw[: schema.RAW_LIMIT] + "…"
+        self._rows.append(
+            {"source": self.source, "line": line, "field": field, "reason": reason, "raw": raw}
+        )
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def table(self) -> pa.Table:
+        """The rejects as a canonical ``rejects`` table."""
+        return pa.Table.from_pylist(self._rows, schema=schema.REJECTS)
+
+
+@dataclass
+class ReadResult:
+    """Canonical tables read from one input, plus its rejects."""
+
+    format: str
+    tables: dict[str, pa.Table] = field(default_factory=dict)
+    rejects: pa.Table = field(default_factory=lambda: schema.empty("rejects"))
+
+    def rows(self, name: str) -> int:
+        """Rows read into canonical table ``name``."""
+        table = self.tables.get(name)
+        return 0 if table is None else table.num_rows
+
+    @property
+    def kept(self) -> int:
+        """Rows read into any canonical table other than rejects."""
+        return sum(t.num_rows for t in self.tables.values())
+
+
+def read_text(path: Path) -> str:
+    """Read a text input as UTF-8, with a clear InputError for binary or undecodable files."""
+    from gpurel.errors import InputError
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read: {exc.strerror or exc}") from exc
+    if b"\x00" in data[:65536]:
+        raise InputError(str(path), "binary file (NUL bytes), not a text export")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            str(path), f"not UTF-8 text (byte {exc.start}: {data[exc.start:exc.start + 1]!r})"
+        ) from exc
