@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -65,6 +66,18 @@ class ReadResult:
     def kept(self) -> int:
         """Rows read into any canonical table other than rejects."""
         return sum(t.num_rows for t in self.tables.values())
+
+
+@dataclass(frozen=True)
+class Reader:
+    """One input format: its name, a sniffer over the file's first text, and the reader.
+
+    Reader modules expose ``FORMAT``, ``sniff`` and ``read``, or a ``READERS`` list of these.
+    """
+
+    name: str
+    sniff: Callable[[str], bool]
+    read: Callable[[Path, ReadOptions], ReadResult]
 
 
 def read_text(path: Path) -> str:

@@ -1,0 +1,17 @@
+"""The typer application: one sub-command per module."""
+
+from __future__ import annotations
+
+import typer
+
+from gpurel.cli import ingest_cmd, mttf_cmd
+
+app = typer.Typer(
+    name="gpurel",
+    help="How reliable is a GPU cluster, what does it cost, and what will it cost at scale?",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command()(ingest_cmd.ingest)
+app.command()(mttf_cmd.mttf)
