@@ -44,7 +44,9 @@ def _last_per_key(table: pa.Table) -> pa.Table:
     keys = table.column(KEY)
     indices = pa.array(range(table.num_rows), pa.int64())
     last = (
-        pa.table({"k": keys, "i": indices}).group_by("k", use_threads=False).aggregate([("i", "max")])
+        pa.table({"k": keys, "i": indices})
+        .group_by("k", use_threads=False)
+        .aggregate([("i", "max")])
     )
     if last.num_rows == table.num_rows:
         return table
@@ -100,6 +102,12 @@ class Warehouse:
         order = [jobs.submit_time, jobs.start_time, jobs.end_time]
         rank = ibis.row_number().over(group_by=[jobs.cluster, jobs.job_id], order_by=order)
         return jobs.mutate(attempt=(rank + 1).cast("int32"))
+
+    def materialize(self, name: str, expr: ir.Table) -> ir.Table:
+        """Compute a derived table (e.g. ``failures``) in the engine and store it under ``name``."""
+        if name in schema.TABLES:
+            raise GpurelError(f"{name!r} is a canonical table; derived tables need another name")
+        return self.con.create_table(name, expr, overwrite=True)
 
     def counts(self) -> dict[str, int]:
         """Rows per canonical table."""

@@ -34,11 +34,16 @@ def ingest(
         str | None,
         typer.Option(help="Time zone of local times without offset (default: this machine's)."),
     ] = None,
-    cluster: Annotated[str, typer.Option(help="Cluster name for inputs that carry none.")] = "default",
+    cluster: Annotated[
+        str, typer.Option(help="Cluster name for inputs that carry none.")
+    ] = "default",
     fields: Annotated[
-        str | None, typer.Option(help="sacct field names, comma-separated, for files without header.")
+        str | None,
+        typer.Option(help="sacct field names, comma-separated, for files without header."),
     ] = None,
-    delimiter: Annotated[str | None, typer.Option(help="Field delimiter (default: detect).")] = None,
+    delimiter: Annotated[
+        str | None, typer.Option(help="Field delimiter (default: detect).")
+    ] = None,
     nodes: Annotated[
         int | None, typer.Option(help="Node inventory size, for traces listing only faulty nodes.")
     ] = None,
@@ -81,4 +86,3 @@ def ingest(
     console.print(summary)
     if failed:
         raise fail(f"{failed} of {len(files)} files could not be read", code=2)
-

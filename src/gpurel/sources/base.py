@@ -94,5 +94,5 @@ def read_text(path: Path) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(
-            str(path), f"not UTF-8 text (byte {exc.start}: {data[exc.start:exc.start + 1]!r})"
+            str(path), f"not UTF-8 text (byte {exc.start}: {data[exc.start : exc.start + 1]!r})"
         ) from exc

@@ -1,0 +1,453 @@
+"""Reliability metrics, computed in the engine; only small aggregates come back (PAPER.md §4).
+
+Inputs are Ibis tables with the canonical schemas (``jobs`` with its ``attempt`` column), and the
+derived ``failures`` table of ``attribution.attribute``. Conventions:
+
+- Every ``jobs`` row is one job attempt and counts once "by job count".
+- Runtime is ``end_time - start_time``, 0 when the attempt did not run (no start, no end, or
+  an end not after the start). GPU-hours = ``n_gpus`` x runtime; job node-days = ``n_nodes`` x
+  runtime in days (null ``n_gpus`` / ``n_nodes`` count as 0).
+- Size buckets are powers of two of ``n_gpus``: a job is in the smallest bucket ``2**k >=
+  n_gpus`` (8 GPUs in bucket 8, 9 in bucket 16); jobs without GPUs are in bucket 0, "cpu".
+- Rates are per 1000 node-days with an exact Poisson (Garwood) interval; a rate with no
+  exposure is null.
+- What counts as a failure differs by metric, on purpose (PAPER.md §4):
+  * ``node_failure_rate`` (r_f, the paper's procedure): attempts of jobs above the GPU
+    threshold that ended NODE_FAIL, or FAILED with a high-severity attributed cause;
+  * ``mttf_by_size``: *infrastructure failures*: attempts whose attributed cause is in the
+    hardware or system-software domain, plus NODE_FAILs without a cause in a known domain
+    (unattributed, or attributed only to a domain-"unknown" record such as a lost
+    heartbeat); a NODE_FAIL attributed to a user-domain record is not counted;
+  * ``job_failure_rates``: every interrupted attempt, broken down by its category
+    (including "none" and "unattributed");
+  * episodes: failing node events, independent of jobs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from gpurel.analysis.attribution import ran, runtime_s, seconds_between
+from gpurel.errors import ConfigError, GpurelError
+from gpurel.models.failure_model import mttf_interval, poisson_interval
+from gpurel.schema import TIME, Domain, JobState, Result, Severity
+
+DAY_S = 86_400
+HOUR_S = 3_600
+WEEK = timedelta(weeks=1)
+EPOCH_MONDAY = datetime(1970, 1, 5, tzinfo=UTC)  # ISO weeks start on Monday
+_WEEK_US = int(WEEK.total_seconds()) * 1_000_000
+_MAX_BUCKET_EXP = 30
+INFRA_DOMAINS = (Domain.HARDWARE.value, Domain.SYSTEM_SOFTWARE.value)
+RATE_COLUMNS = ("per_1000_node_days", "lo_per_1000_node_days", "hi_per_1000_node_days")
+
+
+# --- per-attempt expressions ------------------------------------------------------------------
+
+
+def gpu_hours(jobs: ir.Table) -> ir.FloatingValue:
+    """GPU-hours of each attempt: n_gpus x runtime."""
+    return runtime_s(jobs) * jobs.n_gpus.fill_null(0) / HOUR_S
+
+
+def job_node_days(jobs: ir.Table) -> ir.FloatingValue:
+    """Node-days of each attempt: n_nodes x runtime in days."""
+    return runtime_s(jobs) * jobs.n_nodes.fill_null(0) / DAY_S
+
+
+def size_bucket(n_gpus: ir.IntegerValue) -> ir.IntegerValue:
+    """Smallest power of two >= ``n_gpus``; 0 for jobs without GPUs (0 or null)."""
+    n = n_gpus.fill_null(0)
+    powers = (2**e for e in range(_MAX_BUCKET_EXP + 1))
+    return ibis.cases((n <= 0, 0), *((n <= p, p) for p in powers))
+
+
+def _bucket_label(bucket: ir.IntegerValue) -> ir.StringValue:
+    return ibis.cases((bucket == 0, "cpu"), else_=bucket.cast("string"))
+
+
+def is_infra_failure(failures: ir.Table) -> ir.BooleanValue:
+    """Infrastructure failure as counted by ``mttf_by_size`` (see the module docstring)."""
+    node_fail = failures.state == JobState.NODE_FAIL.value
+    unknown = failures.domain == Domain.UNKNOWN.value
+    return failures.domain.isin(INFRA_DOMAINS) | (node_fail & unknown)
+
+
+def is_rf_failure(failures: ir.Table) -> ir.BooleanValue:
+    """Failure as counted by the paper's r_f: NODE_FAIL, or FAILED with a high-severity cause."""
+    high = (failures.severity == Severity.HIGH.value).fill_null(False)
+    return (failures.state == JobState.NODE_FAIL.value) | (
+        (failures.state == JobState.FAILED.value) & high
+    )
+
+
+# --- small-table helpers ----------------------------------------------------------------------
+
+
+def _with_shares(t: ir.Table, columns: Sequence[str]) -> ir.Table:
+    return t.mutate(**{f"{c}_share": t[c] / t[c].sum().over().nullif(0) for c in columns})
+
+
+def _union(*tables: ir.Table) -> ir.Table:
+    """UNION ALL of tables whose columns may differ in nullability."""
+    return ibis.union(
+        *(t.cast({c: t[c].type().copy(nullable=True) for c in t.columns}) for t in tables)
+    )
+
+
+def _none_if_inf(x: float) -> float | None:
+    return None if math.isinf(x) else x
+
+
+def _with_rates(
+    t: pa.Table, count: str, exposure: str = "node_days", conf: float = 0.95
+) -> pa.Table:
+    """Append the rate per 1000 units of ``exposure`` and its exact Poisson interval."""
+    pairs = zip(t[count].to_pylist(), t[exposure].to_pylist(), strict=True)
+    rates = [poisson_interval(int(k), float(x or 0), conf) for k, x in pairs]
+    return _append_columns(t, RATE_COLUMNS, [[v * 1000 for v in r] for r in rates])
+
+
+def _append_columns(
+    t: pa.Table, names: Sequence[str], rows: Sequence[Sequence[float | None]]
+) -> pa.Table:
+    """Append float columns ``names`` from per-row value tuples (NaN becomes null)."""
+    for i, name in enumerate(names):
+        values = pa.array([r[i] for r in rows], pa.float64(), from_pandas=True)
+        t = t.append_column(name, values)
+    return t
+
+
+# --- job mix ----------------------------------------------------------------------------------
+
+
+def _mix(jobs: ir.Table, key: str, value: ir.Value) -> ir.Table:
+    t = jobs.mutate(**{key: value}, gpu_hours=gpu_hours(jobs))
+    agg = t.group_by(key).aggregate(jobs=t.count(), gpu_hours=t.gpu_hours.sum())
+    return _with_shares(agg, ("jobs", "gpu_hours"))
+
+
+def job_states(jobs: ir.Table) -> pa.Table:
+    """Attempts and GPU-hours per final state, with shares (most frequent first)."""
+    t = _mix(jobs, "state", jobs.state)
+    return t.order_by(ibis.desc("jobs"), "state").to_pyarrow()
+
+
+def size_distribution(jobs: ir.Table) -> pa.Table:
+    """Attempts and GPU-hours per power-of-two size bucket, with shares."""
+    t = _mix(jobs, "bucket", size_bucket(jobs.n_gpus))
+    return t.mutate(label=_bucket_label(t.bucket)).order_by("bucket").to_pyarrow()
+
+
+# --- node-days --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Period:
+    """The analysis period, ``[start, end)`` in UTC."""
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ConfigError("analysis period: times must be time-zone aware (UTC)")
+        if self.end < self.start:
+            raise ConfigError(f"analysis period: end {self.end} before start {self.start}")
+
+
+@dataclass(frozen=True)
+class NodeDays:
+    """The node-days denominator of failure rates.
+
+    ``method`` says where it comes from: "inventory" (in-service spans of ``nodes``, clipped to
+    the period), "observed" (distinct nodes seen in jobs and events x the period length, used
+    for clusters without inventory rows) or "mixed" (clusters differ; see ``by_cluster``).
+    """
+
+    period: Period
+    method: str
+    node_days: float
+    by_cluster: pa.Table  # cluster, method, nodes, node_days
+    by_week: pa.Table  # week_start, iso_week, node_days (weeks clipped to the period)
+
+
+def analysis_period(jobs: ir.Table, events: ir.Table, nodes: ir.Table | None = None) -> Period:
+    """From the earliest to the latest job start/end, event time or inventory in-service bound."""
+    parts = [
+        jobs.select(t=jobs.start_time),
+        jobs.select(t=jobs.end_time),
+        events.select(t=events.time),
+    ]
+    if nodes is not None:
+        parts += [nodes.select(t=nodes.in_service_start), nodes.select(t=nodes.in_service_end)]
+    times = _union(*parts)
+    row = times.aggregate(start=times.t.min(), end=times.t.max()).to_pyarrow().to_pylist()[0]
+    if row["start"] is None:
+        raise GpurelError("no job or event times to define the analysis period; give one")
+    return Period(row["start"], row["end"])
+
+
+def _node_spans(jobs: ir.Table, events: ir.Table, nodes: ir.Table, period: Period) -> ir.Table:
+    """(cluster, node, method, start, end): inventory spans, else observed nodes x period."""
+    start, end = ibis.literal(period.start), ibis.literal(period.end)
+    inventory = nodes.select(
+        "cluster",
+        "node",
+        method=ibis.literal("inventory"),
+        start=nodes.in_service_start.fill_null(start),
+        end=nodes.in_service_end.fill_null(end),
+    )
+    seen = _union(
+        jobs.select("cluster", node=jobs.nodes).unnest("node"),
+        events.select("cluster", "node"),
+    ).distinct()
+    observed = seen.anti_join(nodes.select("cluster").distinct(), "cluster").mutate(
+        method=ibis.literal("observed"), start=start, end=end
+    )
+    return _union(inventory, observed)
+
+
+def _weeks(period: Period) -> pa.Table:
+    """The ISO weeks that overlap the period, each clipped to it."""
+    monday = EPOCH_MONDAY + WEEK * ((period.start - EPOCH_MONDAY) // WEEK)
+    rows: dict[str, list[Any]] = {"week_start": [], "iso_week": [], "w_start": [], "w_end": []}
+    while monday < period.end:
+        iso = monday.isocalendar()
+        rows["week_start"].append(monday)
+        rows["iso_week"].append(f"{iso.year}-W{iso.week:02d}")
+        rows["w_start"].append(max(monday, period.start))
+        rows["w_end"].append(min(monday + WEEK, period.end))
+        monday += WEEK
+    schema = pa.schema(
+        [("week_start", TIME), ("iso_week", pa.string()), ("w_start", TIME), ("w_end", TIME)]
+    )
+    return pa.table(rows, schema=schema)
+
+
+def node_days(
+    jobs: ir.Table, events: ir.Table, nodes: ir.Table, period: Period | None = None
+) -> NodeDays:
+    """Node-days in the period (default ``analysis_period``), per cluster and per ISO week."""
+    if period is None:
+        period = analysis_period(jobs, events, nodes)
+    spans = _node_spans(jobs, events, nodes, period)
+    weeks = ibis.memtable(_weeks(period))
+    j = spans.join(weeks, [spans.start < weeks.w_end, spans.end > weeks.w_start])
+    overlap = seconds_between(ibis.greatest(j.start, j.w_start), ibis.least(j.end, j.w_end))
+    j = j.mutate(node_days=overlap / DAY_S)
+    by_cluster = (
+        j.group_by("cluster", "method")
+        .aggregate(nodes=j.node.nunique(), node_days=j.node_days.sum())
+        .order_by("cluster")
+        .to_pyarrow()
+    )
+    by_week = (
+        j.group_by("week_start", "iso_week")
+        .aggregate(node_days=j.node_days.sum())
+        .order_by("week_start")
+        .to_pyarrow()
+    )
+    methods = set(by_cluster["method"].to_pylist())
+    method = methods.pop() if len(methods) == 1 else ("mixed" if methods else "observed")
+    total = float(sum(by_cluster["node_days"].to_pylist()))
+    return NodeDays(period, method, total, by_cluster, by_week)
+
+
+# --- failure episodes -------------------------------------------------------------------------
+
+EPISODE_KEY = ("cluster", "node", "check", "category", "domain")
+
+
+def _by_record(t: ir.Table, **frame: Any) -> ir.Value:
+    """A window over the records of one (cluster, node, check, category, domain)."""
+    return ibis.window(group_by=[t[k] for k in EPISODE_KEY], **frame)
+
+
+def episodes(events: ir.Table, merge_gap_s: int = 3600) -> ir.Table:
+    """Failure episodes: failing records of one (cluster, node, check) merged across small gaps.
+
+    A record spans ``[time, end_time]`` (just ``time`` without ``end_time``). Records are taken
+    in time order; one starting more than ``merge_gap_s`` after the latest end so far starts a
+    new episode, so a node failing the 5-minute check for hours is one episode. Records of one
+    check that map to different categories (e.g. XID codes of one kernel-log check) are kept
+    apart. Columns: the key, ``start``, ``end``, ``records``.
+    """
+    f = events.filter(events.result == Result.FAIL.value)
+    f = f.select(
+        *EPISODE_KEY,
+        "time",
+        span_end=ibis.greatest(f.time, f.end_time.fill_null(f.time)),
+    )
+    f = f.mutate(seq=ibis.row_number().over(_by_record(f, order_by=[f.time, f.span_end])))
+    latest = f.span_end.max().over(_by_record(f, order_by=f.seq, rows=(None, -1)))
+    gap = ibis.interval(seconds=merge_gap_s)
+    f = f.mutate(new=ibis.cases((latest.isnull() | (f.time > latest + gap), 1), else_=0))
+    f = f.mutate(episode=f.new.sum().over(_by_record(f, order_by=f.seq, rows=(None, 0))))
+    return f.group_by(*EPISODE_KEY, "episode").aggregate(
+        start=f.time.min(), end=f.span_end.max(), records=f.count()
+    )
+
+
+def _in_period(eps: ir.Table, period: Period) -> ir.Table:
+    return eps.filter(eps.start >= period.start, eps.start < period.end)
+
+
+def episode_rates(
+    eps: ir.Table,
+    exposure: NodeDays,
+    by: Sequence[str] = ("category", "domain"),
+    conf: float = 0.95,
+) -> pa.Table:
+    """Episodes starting in the period per group, per 1000 node-days (``by=()``: one total row)."""
+    e = _in_period(eps, exposure.period)
+    counts = e.aggregate(episodes=e.count(), by=list(by)).to_pyarrow()
+    counts = counts.append_column("node_days", pa.array([exposure.node_days] * len(counts)))
+    t = _with_rates(counts, "episodes", conf=conf)
+    return t.sort_by([("episodes", "descending"), *((k, "ascending") for k in by)])
+
+
+def episode_summary(eps: ir.Table, exposure: NodeDays, conf: float = 0.95) -> pa.Table:
+    """Overall and hardware-only episode rates (``scope`` "all" / "hardware")."""
+    e = _in_period(eps, exposure.period)
+    hardware = e.domain == Domain.HARDWARE.value
+    row = e.aggregate(all=e.count(), hardware=hardware.sum()).to_pyarrow().to_pylist()[0]
+    counts = pa.table(
+        {
+            "scope": ["all", "hardware"],
+            "episodes": [row["all"], row["hardware"] or 0],
+            "node_days": [exposure.node_days] * 2,
+        }
+    )
+    return _with_rates(counts, "episodes", conf=conf)
+
+
+def weekly_episode_rates(
+    eps: ir.Table, exposure: NodeDays, by: Sequence[str] = (), conf: float = 0.95
+) -> pa.Table:
+    """Episodes per ISO week (and group), with that week's node-days; empty weeks count 0."""
+    e = _in_period(eps, exposure.period)
+    week = e.start.delta(ibis.literal(EPOCH_MONDAY), unit="microsecond") // _WEEK_US
+    e = e.mutate(week=week)
+    counts = e.aggregate(episodes=e.count(), by=["week", *by]).to_pyarrow().to_pylist()
+    found = {(EPOCH_MONDAY + WEEK * r["week"], *(r[k] for k in by)): r["episodes"] for r in counts}
+    groups = sorted({k[1:] for k in found}) if by else [()]
+    rows = [
+        {"week_start": w["week_start"], "iso_week": w["iso_week"]}
+        | dict(zip(by, g, strict=True))
+        | {"episodes": found.get((w["week_start"], *g), 0), "node_days": w["node_days"]}
+        for w in exposure.by_week.to_pylist()
+        for g in groups
+    ]
+    schema = pa.schema(
+        [("week_start", TIME), ("iso_week", pa.string())]
+        + [(k, pa.string()) for k in by]
+        + [("episodes", pa.int64()), ("node_days", pa.float64())]
+    )
+    return _with_rates(pa.Table.from_pylist(rows, schema=schema), "episodes", conf=conf)
+
+
+def top_nodes(eps: ir.Table, n: int = 10) -> pa.Table:
+    """The ``n`` nodes with the most episodes, one row per (node, category) with its count."""
+    per_node = eps.group_by("cluster", "node").aggregate(total=eps.count())
+    ranked = per_node.mutate(
+        rank=ibis.row_number().over(
+            order_by=[ibis.desc(per_node.total), per_node.cluster, per_node.node]
+        )
+        + 1
+    )
+    top = ranked.filter(ranked["rank"] <= n)
+    per_cat = eps.group_by("cluster", "node", "category").aggregate(episodes=eps.count())
+    j = top.join(per_cat, ["cluster", "node"])
+    return j.order_by("rank", ibis.desc("episodes"), "category").to_pyarrow()
+
+
+# --- job failures -----------------------------------------------------------------------------
+
+
+def job_failure_rates(jobs: ir.Table, failures: ir.Table, conf: float = 0.95) -> pa.Table:
+    """Interrupted attempts per cause category, per 1000 job node-days and per GPU-hour.
+
+    Exposure is the runtime of every attempt in ``jobs``: job node-days (runtime-days x
+    n_nodes) and GPU-hours. ``failed_gpu_hours`` is the GPU time of the interrupted attempts.
+    """
+    exposure = jobs.aggregate(
+        job_node_days=job_node_days(jobs).sum(), job_gpu_hours=gpu_hours(jobs).sum()
+    )
+    f = failures.mutate(failed_gpu_hours=gpu_hours(failures))
+    counts = f.group_by("category", "domain").aggregate(
+        failures=f.count(), failed_gpu_hours=f.failed_gpu_hours.sum()
+    )
+    t = _with_shares(counts, ("failures", "failed_gpu_hours")).cross_join(exposure)
+    t = t.mutate(per_gpu_hour=t.failures / t.job_gpu_hours.nullif(0))
+    result = t.order_by(ibis.desc("failures"), "category").to_pyarrow()
+    return _with_rates(result, "failures", "job_node_days", conf)
+
+
+# --- r_f and MTTF -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NodeFailureRate:
+    """r_f by the paper's procedure, with an exact Poisson interval (per 1000 node-days)."""
+
+    min_gpus: int
+    failures: int
+    node_days: float
+    per_node_day: float
+    per_1000_node_days: float
+    lo_per_1000_node_days: float
+    hi_per_1000_node_days: float
+
+
+def node_failure_rate(
+    jobs: ir.Table, failures: ir.Table, min_gpus: int = 128, conf: float = 0.95
+) -> NodeFailureRate:
+    """r_f from attempts of jobs with more than ``min_gpus`` GPUs.
+
+    Failures: those attempts that ran and ended NODE_FAIL, or FAILED with a high-severity
+    attributed cause. Exposure: runtime-days x n_nodes over all those attempts that ran,
+    whatever their state.
+    """
+    big = jobs.filter(jobs.n_gpus > min_gpus, ran(jobs))
+    exposure = big.aggregate(node_days=job_node_days(big).sum())
+    f = failures.filter(failures.n_gpus > min_gpus, is_rf_failure(failures))
+    row = exposure.cross_join(f.aggregate(failures=f.count())).to_pyarrow().to_pylist()[0]
+    k, x = int(row["failures"]), float(row["node_days"] or 0.0)
+    rate, lo, hi = poisson_interval(k, x, conf)
+    return NodeFailureRate(min_gpus, k, x, rate, rate * 1000, lo * 1000, hi * 1000)
+
+
+def mttf_by_size(jobs: ir.Table, failures: ir.Table, conf: float = 0.95) -> pa.Table:
+    """Measured MTTF per size bucket: job runtime in the bucket / infrastructure failures.
+
+    Runtime is wall-clock (not GPU-weighted) over the attempts that ran; failures are
+    ``is_infra_failure``. The interval comes from the exact Poisson interval of the failure
+    count; with no failure the MTTF and its upper bound are null (unbounded).
+    """
+    ran_jobs = jobs.filter(ran(jobs))
+    runtime = ran_jobs.group_by(bucket=size_bucket(ran_jobs.n_gpus)).aggregate(
+        jobs=ran_jobs.count(), runtime_hours=runtime_s(ran_jobs).sum() / HOUR_S
+    )
+    f = failures.filter(is_infra_failure(failures))
+    counts = f.group_by(f_bucket=size_bucket(f.n_gpus)).aggregate(failures=f.count())
+    j = runtime.left_join(counts, runtime.bucket == counts.f_bucket)
+    j = j.select(
+        "bucket",
+        label=_bucket_label(j.bucket),
+        jobs=j.jobs,
+        runtime_hours=j.runtime_hours,
+        failures=j.failures.fill_null(0),
+    )
+    t = j.order_by("bucket").to_pyarrow()
+    pairs = zip(t["failures"].to_pylist(), t["runtime_hours"].to_pylist(), strict=True)
+    mttfs = [[_none_if_inf(v) for v in mttf_interval(k, h, conf)] for k, h in pairs]
+    return _append_columns(t, ("mttf_hours", "mttf_lo_hours", "mttf_hi_hours"), mttfs)

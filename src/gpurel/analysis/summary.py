@@ -1,0 +1,197 @@
+"""One analysis of a warehouse: every metric of the core method, as small tables.
+
+This orchestrates ``attribution`` and ``metrics`` for ``gpurel analyze`` (and later the
+report); it computes nothing itself beyond counting what the warehouse holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+import ibis.expr.types as ir
+import numpy as np
+import pyarrow as pa
+
+from gpurel import taxonomy
+from gpurel.analysis import metrics
+from gpurel.analysis.attribution import AttributionWindow, attribute, window_sensitivity
+from gpurel.models.failure_model import projected_mttf_band, projected_mttf_hours
+from gpurel.warehouse import Warehouse
+
+DEFAULT_PROJECTION_GPUS = (8, 64, 512, 1024, 4096, 16384, 131072)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every assumption an analysis makes; defaults follow the paper."""
+
+    window: AttributionWindow = field(default_factory=AttributionWindow)
+    rf_min_gpus: int = 128
+    merge_gap_s: int = 3600
+    top_nodes: int = 10
+    cluster: str | None = None
+    gpus_per_node: int = 8
+    projection_gpus: tuple[int, ...] = DEFAULT_PROJECTION_GPUS
+
+
+@dataclass
+class Analysis:
+    """The results of one analysis."""
+
+    settings: Settings
+    overview: dict[str, Any]
+    job_states: pa.Table
+    job_sizes: pa.Table
+    failures_by_category: pa.Table
+    attribution_windows: pa.Table
+    node_days: metrics.NodeDays | None
+    episode_summary: pa.Table | None
+    episodes_by_category: pa.Table | None
+    episodes_by_week: pa.Table | None
+    top_nodes: pa.Table | None
+    node_failure_rate: metrics.NodeFailureRate
+    mttf_by_size: pa.Table
+    mttf_projection: pa.Table
+    rejects: pa.Table
+
+
+def _scoped(table: ir.Table, cluster: str | None) -> ir.Table:
+    return table if cluster is None else table.filter(table.cluster == cluster)
+
+
+def _overview(jobs: ir.Table, events: ir.Table, rejects: ir.Table) -> dict[str, Any]:
+    row = (
+        jobs.aggregate(
+            job_attempts=jobs.count(),
+            job_ids=jobs.job_id.nunique(),
+            clusters=jobs.cluster.nunique(),
+            gpu_hours=metrics.gpu_hours(jobs).sum(),
+        )
+        .to_pyarrow()
+        .to_pylist()[0]
+    )
+    row["node_events"] = int(events.count().to_pyarrow().as_py())
+    row["failing_node_events"] = int(events.filter(events.result == "fail").count().execute())
+    row["rejected_rows"] = int(rejects.count().execute())
+    row["gpu_hours"] = float(row["gpu_hours"] or 0.0)
+    return row
+
+
+def _rejects_summary(rejects: ir.Table) -> pa.Table:
+    grouped = rejects.group_by("source", "field", "reason").aggregate(rows=rejects.count())
+    return grouped.order_by(grouped.rows.desc(), "source", "reason").to_pyarrow()
+
+
+def mttf_projection(
+    rate: metrics.NodeFailureRate, gpus: tuple[int, ...], gpus_per_node: int
+) -> pa.Table:
+    """Projected MTTF (hours) with its band from r_f's interval, for each job size."""
+    sizes = np.asarray(gpus)
+    mttf = projected_mttf_hours(sizes, rate.per_node_day, gpus_per_node)
+    lo_rate, hi_rate = rate.lo_per_1000_node_days / 1000, rate.hi_per_1000_node_days / 1000
+    low, high = projected_mttf_band(sizes, lo_rate, hi_rate, gpus_per_node)
+    return pa.table(
+        {
+            "gpus": pa.array(sizes, pa.int64()),
+            "nodes": pa.array(-(-sizes // gpus_per_node), pa.int64()),
+            "mttf_hours": mttf,
+            "mttf_lo_hours": low,
+            "mttf_hi_hours": high,
+        }
+    )
+
+
+def attributed_failures(warehouse: Warehouse, s: Settings) -> ir.Table:
+    """Attribute interrupted attempts and store the result as the derived ``failures`` table."""
+    jobs = _scoped(warehouse.jobs(), s.cluster)
+    events = _scoped(warehouse.table("node_events"), s.cluster)
+    priorities = taxonomy.default().priorities()
+    return warehouse.materialize("failures", attribute(jobs, events, priorities, s.window))
+
+
+def measured_rf(warehouse: Warehouse, settings: Settings | None = None) -> metrics.NodeFailureRate:
+    """r_f of the warehouse by the paper's procedure."""
+    s = settings or Settings()
+    failures = attributed_failures(warehouse, s)
+    return metrics.node_failure_rate(_scoped(warehouse.jobs(), s.cluster), failures, s.rf_min_gpus)
+
+
+def analyze(warehouse: Warehouse, settings: Settings | None = None) -> Analysis:
+    """Attribute failures, then compute every metric; heavy work stays in the engine."""
+    s = settings or Settings()
+    jobs = _scoped(warehouse.jobs(), s.cluster)
+    events = _scoped(warehouse.table("node_events"), s.cluster)
+    nodes = _scoped(warehouse.table("nodes"), s.cluster)
+    rejects = warehouse.table("rejects")
+    priorities = taxonomy.default().priorities()
+    failures = attributed_failures(warehouse, s)
+    overview = _overview(jobs, events, rejects)
+    has_data = overview["job_attempts"] or overview["node_events"]
+    exposure = metrics.node_days(jobs, events, nodes) if has_data else None
+    eps = metrics.episodes(events, s.merge_gap_s)
+    rate = metrics.node_failure_rate(jobs, failures, s.rf_min_gpus)
+    return Analysis(
+        settings=s,
+        overview=overview,
+        job_states=metrics.job_states(jobs),
+        job_sizes=metrics.size_distribution(jobs),
+        failures_by_category=metrics.job_failure_rates(jobs, failures),
+        attribution_windows=window_sensitivity(jobs, events, priorities),
+        node_days=exposure,
+        episode_summary=metrics.episode_summary(eps, exposure) if exposure else None,
+        episodes_by_category=metrics.episode_rates(eps, exposure) if exposure else None,
+        episodes_by_week=metrics.weekly_episode_rates(eps, exposure) if exposure else None,
+        top_nodes=metrics.top_nodes(eps, s.top_nodes),
+        node_failure_rate=rate,
+        mttf_by_size=metrics.mttf_by_size(jobs, failures),
+        mttf_projection=mttf_projection(rate, s.projection_gpus, s.gpus_per_node),
+        rejects=_rejects_summary(rejects),
+    )
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready value: ISO times, None for NaN/inf, nested containers converted."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, pa.Table):
+        return _plain(value.to_pylist())
+    return value
+
+
+def to_json(result: Analysis) -> dict[str, Any]:
+    """The analysis as one JSON-ready document (keys documented in the README)."""
+    exposure = result.node_days
+    doc: dict[str, Any] = {
+        "settings": asdict(result.settings),
+        "overview": result.overview,
+        "node_days": None
+        if exposure is None
+        else {
+            "period_start": exposure.period.start,
+            "period_end": exposure.period.end,
+            "method": exposure.method,
+            "node_days": exposure.node_days,
+            "by_cluster": exposure.by_cluster,
+        },
+        "job_states": result.job_states,
+        "job_sizes": result.job_sizes,
+        "failures_by_category": result.failures_by_category,
+        "attribution_windows": result.attribution_windows,
+        "episode_summary": result.episode_summary,
+        "episodes_by_category": result.episodes_by_category,
+        "episodes_by_week": result.episodes_by_week,
+        "top_nodes": result.top_nodes,
+        "node_failure_rate": asdict(result.node_failure_rate),
+        "mttf_by_size": result.mttf_by_size,
+        "mttf_projection": result.mttf_projection,
+        "rejects": result.rejects,
+    }
+    return _plain(doc)
