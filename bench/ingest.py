@@ -4,7 +4,7 @@ Builds a sacct --parsable2 file of at least ``--rows`` lines by repeating the re
 (../shared/data/habrok_sacct_rug) with renumbered job ids, then measures in child processes,
 each on the same file in this run:
 
-- baseline: DuckDB ``read_csv`` with every field as text (no parsing): the physical limit;
+- baseline: DuckDB ``read_csv`` of every field as text into Arrow (no parsing): the limit;
 - gpurel read: the sacct reader to canonical Arrow tables (parse, convert, reject);
 - gpurel ingest: read + upsert into a fresh DuckDB warehouse file.
 
@@ -19,40 +19,77 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 HABROK = REPO.parent / "shared" / "data" / "habrok_sacct_rug" / "sacct.txt"
-HABROK_FIELDS = (
-    "JobID,JobName,User,Partition,NodeList,NNodes,NCPUs,NTasks,State,Submit,Start,End,Timelimit,"
-    "Elapsed,TotalCPU,CPUTime,UserCPU,SystemCPU,ReqMem,MaxRSS,MaxVMSize,ReqTRES,AllocTRES,"
-    "TRESUsageInMax,TRESUsageInTot,TRESUsageOutTot,MaxDiskRead,MaxDiskWrite,MaxRSSNode,MaxRSSTask,"
-    "MaxVMSizeNode,MaxVMSizeTask,MaxDiskReadNode,MaxDiskReadTask,MaxDiskWriteNode,"
-    "MaxDiskWriteTask,Comment"
-).split(",")
+HABROK_FIELDS = [
+    "JobID",
+    "JobName",
+    "User",
+    "Partition",
+    "NodeList",
+    "NNodes",
+    "NCPUs",
+    "NTasks",
+    "State",
+    "Submit",
+    "Start",
+    "End",
+    "Timelimit",
+    "Elapsed",
+    "TotalCPU",
+    "CPUTime",
+    "UserCPU",
+    "SystemCPU",
+    "ReqMem",
+    "MaxRSS",
+    "MaxVMSize",
+    "ReqTRES",
+    "AllocTRES",
+    "TRESUsageInMax",
+    "TRESUsageInTot",
+    "TRESUsageOutTot",
+    "MaxDiskRead",
+    "MaxDiskWrite",
+    "MaxRSSNode",
+    "MaxRSSTask",
+    "MaxVMSizeNode",
+    "MaxVMSizeTask",
+    "MaxDiskReadNode",
+    "MaxDiskReadTask",
+    "MaxDiskWriteNode",
+    "MaxDiskWriteTask",
+    "Comment",
+]
 
 CHILD = {
     "duckdb raw scan": """
-import duckdb, sys
-con = duckdb.connect()
-n = con.execute("select count(*) from read_csv(?, delim='|', header=true, all_varchar=true, quote='', escape='')", [sys.argv[1]]).fetchone()[0]
-print(n)
+import duckdb, sys, time
+start = time.perf_counter()
+path = sys.argv[1].replace("'", "''")
+table = duckdb.connect().execute(
+    f"select * from read_csv('{path}', delim='|', header=true, all_varchar=true,"
+    " quote='', escape='')"
+).to_arrow_table()
+print(table.num_rows)
 """,
     "gpurel read": """
-import sys
+import sys, time
 from pathlib import Path
 from gpurel.sources import sacct_text
 from gpurel.sources.base import ReadOptions
+start = time.perf_counter()
 r = sacct_text.read(Path(sys.argv[1]), ReadOptions(tz="UTC"))
 print(r.rows("jobs") + r.rows("steps") + r.rejects.num_rows)
 """,
     "gpurel ingest": """
-import sys
+import sys, time
 from pathlib import Path
 from gpurel.ingest import ingest_file
 from gpurel.sources.base import ReadOptions
 from gpurel.warehouse import Warehouse
+start = time.perf_counter()
 w = Warehouse.open(Path(sys.argv[2]) / "bench.duckdb")
 o = ingest_file(w, Path(sys.argv[1]), ReadOptions(tz="UTC"), "sacct")
 assert o.ok, o.error
@@ -63,7 +100,8 @@ print(sum(o.rows.values()) + o.rejected)
 
 def make_file(rows: int, out: Path) -> int:
     """Repeat the Habrok dump, renumbering job ids, as parsable2 with '|' and a header."""
-    lines = [line.rstrip("\n").rstrip("\u2603") for line in HABROK.read_text().splitlines()]
+    # --parsable ends each line with one delimiter: drop it (only it) to get parsable2
+    lines = [line.removesuffix("\u2603") for line in HABROK.read_text().splitlines()]
     lines = [line.replace("|", "/").replace("\u2603", "|") for line in lines if line]
     written = 0
     with out.open("w") as handle:
@@ -82,21 +120,23 @@ def make_file(rows: int, out: Path) -> int:
     return written
 
 
-PEAK = "\nimport resource\nprint(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+# each child prints its row count, then (here) its work time and its own peak RSS
+REPORT = (
+    "\nimport resource\nprint(time.perf_counter() - start)\n"
+    "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+)
 
 
 def measure(label: str, path: Path, workdir: Path) -> dict[str, float]:
-    """Run one child, returning seconds, rows and its own peak RSS."""
-    start = time.perf_counter()
+    """Run one child, returning its work seconds (imports excluded), rows and peak RSS."""
     out = subprocess.run(
-        [sys.executable, "-c", CHILD[label] + PEAK, str(path), str(workdir)],
+        [sys.executable, "-c", CHILD[label] + REPORT, str(path), str(workdir)],
         check=True,
         capture_output=True,
         text=True,
     )
-    seconds = time.perf_counter() - start
-    rows, peak_kib = out.stdout.strip().splitlines()[-2:]
-    return {"seconds": seconds, "rows": int(rows), "peak_mib": int(peak_kib) / 1024}
+    rows, seconds, peak_kib = out.stdout.strip().splitlines()[-3:]
+    return {"seconds": float(seconds), "rows": int(rows), "peak_mib": int(peak_kib) / 1024}
 
 
 def main() -> None:

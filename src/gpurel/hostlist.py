@@ -10,7 +10,9 @@ Our own implementation of Slurm's hostlist syntax:
   zero-padded to the width of its ``lo`` (``[08-10]`` gives 08, 09, 10);
 - ``""``, ``None assigned`` and ``(null)`` (what sacct prints for no nodes) are empty.
 
-Duplicates are kept: the lists are multisets.
+Duplicates are kept: the lists are multisets. :func:`compress` sorts naturally and merges
+names on their trailing number only (``gpu1-ib`` stays a plain name), which every Slurm
+version reads back.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ from gpurel.errors import GpurelError
 EMPTY = frozenset({"", "None assigned", "(null)"})
 MAX_HOSTS = 1 << 20  # refuse to expand more hosts than this from one string
 
-_RANGE = re.compile(r"([0-9]+)(?:-([0-9]+))?", re.ASCII)
-_LAST_NUMBER = re.compile(r"^(.*?)([0-9]+)$", re.ASCII | re.DOTALL)
+_RANGE = re.compile(r"([0-9]{1,18})(?:-([0-9]{1,18}))?", re.ASCII)
+_LAST_NUMBER = re.compile(r"^(.*?)([0-9]{1,18})$", re.ASCII | re.DOTALL)
 _RUNS = re.compile(r"([0-9]+)", re.ASCII)
 
 
@@ -55,10 +57,16 @@ def compress(hosts: Iterable[str]) -> str:
     return ",".join(parts)
 
 
-def natural_key(name: str) -> tuple[tuple[str | int, ...], str]:
+def natural_key(name: str) -> tuple[tuple[str | tuple[int, str], ...], str]:
     """Sort key putting ``n9`` before ``n10``; ties (``n01``, ``n1``) fall back to the text."""
     pieces = _RUNS.split(name)
-    return tuple(int(p) if i % 2 else p for i, p in enumerate(pieces)), name
+    return tuple(_number_key(p) if i % 2 else p for i, p in enumerate(pieces)), name
+
+
+def _number_key(digits: str) -> tuple[int, str]:
+    """Orders digit strings by value, however long."""
+    significant = digits.lstrip("0")
+    return len(significant), significant
 
 
 def _split_top_level(text: str) -> list[str]:

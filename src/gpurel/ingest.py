@@ -13,7 +13,7 @@ from pathlib import Path
 from types import ModuleType
 
 from gpurel.errors import GpurelError, InputError
-from gpurel.sources.base import ReadOptions, Reader
+from gpurel.sources.base import Reader, ReadOptions
 from gpurel.warehouse import Warehouse
 
 SNIFF_BYTES = 65536

@@ -177,7 +177,7 @@ def empty(name: str) -> pa.Table:
 
 
 def conform(name: str, table: pa.Table) -> pa.Table:
-    """Cast ``table`` to canonical schema ``name`` (column order and types); missing columns are null."""
+    """Cast ``table`` to canonical schema ``name`` (order, types); missing columns are null."""
     schema = TABLES[name]
     columns = []
     for field in schema:

@@ -61,6 +61,13 @@ def test_expand_rejects_malformed(bad: str) -> None:
         expand(bad)
 
 
+def test_very_long_numbers() -> None:
+    long = "n" + "9" * 5000
+    with pytest.raises(HostlistError):
+        expand("n[" + "9" * 5000 + "]")
+    assert expand(compress([long, "n1"])) == ["n1", long]
+
+
 def test_expand_refuses_huge_ranges() -> None:
     with pytest.raises(HostlistError, match="more than"):
         expand("n[0-99999999]")

@@ -120,6 +120,7 @@ def test_bad_records_become_rejects_with_record_number_and_path() -> None:
         ('{"meta": {}}', "no top-level 'jobs' list"),
         ("[1, 2]", "no top-level 'jobs' list"),
         ('{"jobs": {}}', "no top-level 'jobs' list"),
+        ('{"jobs": [' + "9" * 5000 + "]}", "invalid JSON"),
     ],
 )
 def test_invalid_documents_are_input_errors(tmp_path: Path, text: str, message: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -27,8 +28,8 @@ HABROK_FORMAT = (  # the --format of the dump, from its README
 HABROK_FIELDS = tuple(HABROK_FORMAT.split(","))
 
 
-def _read(path: Path, **options: object) -> ReadResult:
-    return sacct_text.read(path, ReadOptions(**options))  # type: ignore[arg-type]
+def _read(path: Path, **options: Any) -> ReadResult:
+    return sacct_text.read(path, ReadOptions(**options))
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -44,8 +45,8 @@ def _jobs(result: ReadResult) -> dict[str, list[dict[str, object]]]:
     return by_id
 
 
-def _utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def _utc(year: int, month: int, day: int, hour: int, minute: int, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,8 @@ def _strings(*values: str | None) -> pa.Array:
     return pa.array(values, pa.string())
 
 
-def _utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def _utc(year: int, month: int, day: int, hour: int, minute: int, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def test_times_convert_local_to_utc_and_null_the_placeholders() -> None:

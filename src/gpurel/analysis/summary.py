@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import ibis.expr.types as ir
@@ -34,6 +35,11 @@ class Settings:
     cluster: str | None = None
     gpus_per_node: int = 8
     projection_gpus: tuple[int, ...] = DEFAULT_PROJECTION_GPUS
+    taxonomy_file: str | None = None  # user extension of the shipped taxonomy
+
+    def taxonomy(self) -> taxonomy.Taxonomy:
+        """The taxonomy whose category priorities choose among attribution candidates."""
+        return taxonomy.load(Path(self.taxonomy_file)) if self.taxonomy_file else taxonomy.default()
 
 
 @dataclass
@@ -107,7 +113,7 @@ def attributed_failures(warehouse: Warehouse, s: Settings) -> ir.Table:
     """Attribute interrupted attempts and store the result as the derived ``failures`` table."""
     jobs = _scoped(warehouse.jobs(), s.cluster)
     events = _scoped(warehouse.table("node_events"), s.cluster)
-    priorities = taxonomy.default().priorities()
+    priorities = s.taxonomy().priorities()
     return warehouse.materialize("failures", attribute(jobs, events, priorities, s.window))
 
 
@@ -125,7 +131,7 @@ def analyze(warehouse: Warehouse, settings: Settings | None = None) -> Analysis:
     events = _scoped(warehouse.table("node_events"), s.cluster)
     nodes = _scoped(warehouse.table("nodes"), s.cluster)
     rejects = warehouse.table("rejects")
-    priorities = taxonomy.default().priorities()
+    priorities = s.taxonomy().priorities()
     failures = attributed_failures(warehouse, s)
     overview = _overview(jobs, events, rejects)
     has_data = overview["job_attempts"] or overview["node_events"]

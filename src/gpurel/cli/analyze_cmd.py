@@ -11,8 +11,16 @@ from rich.table import Table
 
 from gpurel.analysis.attribution import AttributionWindow
 from gpurel.analysis.summary import Analysis, Settings, analyze, to_json
-from gpurel.cli.common import WarehouseOption, console, open_warehouse, parse_int_list
+from gpurel.cli.common import (
+    TaxonomyOption,
+    WarehouseOption,
+    console,
+    open_warehouse,
+    parse_int_list,
+)
 from gpurel.units import format_hours, parse_duration
+
+DEFAULT_PROJECT = ",".join(map(str, Settings().projection_gpus))
 
 
 def _cell(value: Any, kind: str = "") -> str:
@@ -233,9 +241,10 @@ def analyze_command(
     ] = "1h",
     project: Annotated[
         str, typer.Option(help="Job sizes (GPUs) to project MTTF to, comma-separated.")
-    ] = ",".join(str(g) for g in Settings().projection_gpus),
+    ] = DEFAULT_PROJECT,
     top: Annotated[int, typer.Option(help="How many nodes to list by failure episodes.")] = 10,
     gpus_per_node: Annotated[int, typer.Option(help="GPUs per node.")] = 8,
+    taxonomy: TaxonomyOption = None,
     warehouse: WarehouseOption = None,
 ) -> None:
     """Attribute job failures to causes and measure the cluster (tables, or --json)."""
@@ -247,6 +256,7 @@ def analyze_command(
         cluster=cluster,
         gpus_per_node=gpus_per_node,
         projection_gpus=tuple(parse_int_list(project, "--project")),
+        taxonomy_file=str(taxonomy) if taxonomy else None,
     )
     with open_warehouse(warehouse) as store:
         result = analyze(store, settings)

@@ -27,6 +27,17 @@ WarehouseOption = Annotated[
 ]
 
 
+TaxonomyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--taxonomy",
+        help="TOML file extending or overriding the shipped failure taxonomy.",
+        exists=True,
+        dir_okay=False,
+    ),
+]
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print an error for people and return the Exit to raise."""
     err_console.print(f"[bold red]error:[/] {message}", highlight=False)

@@ -10,7 +10,16 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from gpurel.cli.common import WarehouseOption, console, err_console, fail, open_warehouse
+from gpurel import taxonomy as taxonomy_data
+from gpurel.cli.common import (
+    TaxonomyOption,
+    WarehouseOption,
+    console,
+    err_console,
+    fail,
+    open_warehouse,
+)
+from gpurel.errors import GpurelError
 from gpurel.ingest import ingest_file, readers
 from gpurel.sources.base import ReadOptions
 
@@ -52,11 +61,16 @@ def ingest(
         str | None, typer.Option(help="Wallclock of day 0 for traces with relative times (ISO).")
     ] = None,
     gpus_per_node: Annotated[int, typer.Option(help="GPUs per node in inventories.")] = 8,
+    taxonomy: TaxonomyOption = None,
     warehouse: WarehouseOption = None,
 ) -> None:
     """Read scheduler accounting, node events and traces into the warehouse (safe to rerun)."""
     if fmt != "auto" and fmt not in readers():
         raise fail(f"--format: unknown format {fmt!r}; known: auto, {', '.join(readers())}")
+    try:
+        classes = taxonomy_data.load(taxonomy)
+    except GpurelError as exc:
+        raise fail(str(exc)) from exc
     options = ReadOptions(
         cluster=cluster,
         tz=tz,
@@ -66,6 +80,7 @@ def ingest(
         inventory_days=days,
         trace_start=_trace_start(trace_start),
         gpus_per_node=gpus_per_node,
+        taxonomy=classes,
     )
     summary = Table("file", "format", "kept", "rejected", "tables")
     failed = 0

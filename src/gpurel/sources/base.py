@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from gpurel import schema
+from gpurel import schema, taxonomy
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class ReadOptions:
     inventory_days: float | None = None
     trace_start: datetime | None = None  # wallclock of day 0 for traces with relative times
     gpus_per_node: int = 8
+    taxonomy: taxonomy.Taxonomy = field(default_factory=taxonomy.default)
 
 
 class RejectSink:

@@ -44,7 +44,7 @@ from gpurel.sources.event_rows import (
     scalar_text,
     zone,
 )
-from gpurel.taxonomy import Classification, Taxonomy, default
+from gpurel.taxonomy import Classification, Taxonomy
 
 FORMAT = "gcm"
 SOURCE = "gcm"
@@ -64,7 +64,7 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
     """node_events for every health-check record (ok, warn and fail alike)."""
     sink = RejectSink(str(path))
     events: list[Event] = []
-    tz, taxonomy = zone(options.tz), default()
+    tz, taxonomy = zone(options.tz), options.taxonomy
     for number, line, value in json_lines(read_text(path), sink):
         for record in value if isinstance(value, list) else [value]:
             try:

@@ -38,7 +38,7 @@ from gpurel.errors import ConfigError, InputError
 from gpurel.schema import Domain
 from gpurel.sources.base import ReadOptions, ReadResult, RejectSink, read_text
 from gpurel.sources.event_rows import BadValue, Event, read_result, scalar_text
-from gpurel.taxonomy import Classification, default
+from gpurel.taxonomy import Classification, Taxonomy
 
 FORMAT = "infinitehbd"
 SOURCE = "trace:infinitehbd"
@@ -73,7 +73,7 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
     sink = RejectSink(str(path))
     records = [r for r in (_record(i, item, sink) for i, item in _items(path)) if r is not None]
     day0 = _day0(options)
-    events = _pair(records, day0, options.cluster, sink)
+    events = _pair(records, day0, options, sink)
     return read_result(FORMAT, events, sink, _inventory(events, day0, options))
 
 
@@ -145,7 +145,9 @@ def _at(day0: datetime, days: float, field: str) -> datetime:
         raise BadValue(field, f"day {days} is out of range") from exc
 
 
-def _pair(records: list[_Record], day0: datetime, cluster: str, sink: RejectSink) -> list[Event]:
+def _pair(
+    records: list[_Record], day0: datetime, options: ReadOptions, sink: RejectSink
+) -> list[Event]:
     """One event per fault_start, ended by the next fault_end of the same node and fault."""
     open_faults: dict[tuple[str, tuple[str, str, str]], deque[int]] = defaultdict(deque)
     events: list[Event] = []
@@ -158,7 +160,7 @@ def _pair(records: list[_Record], day0: datetime, cluster: str, sink: RejectSink
             continue
         if record.start:
             open_faults[key].append(len(events))
-            events.append(_event(record, when, cluster))
+            events.append(_event(record, when, options))
         elif open_faults[key]:
             started = open_faults[key].popleft()
             events[started] = replace(events[started], end_time=when)
@@ -167,22 +169,22 @@ def _pair(records: list[_Record], day0: datetime, cluster: str, sink: RejectSink
     return events
 
 
-def _event(record: _Record, when: datetime, cluster: str) -> Event:
+def _event(record: _Record, when: datetime, options: ReadOptions) -> Event:
     level, cls, desc = record.fault
     return Event(
-        cluster=cluster,
+        cluster=options.cluster,
         node=record.node,
         time=when,
         source=SOURCE,
         check=f"{cls}: {desc}",
-        classification=_classify(level, cls, desc),
+        classification=_classify(options.taxonomy, level, cls, desc),
         result="fail",
         message=f"{level} / {cls} / {desc}",
     )
 
 
-def _classify(level: str, cls: str, desc: str) -> Classification:
-    found = default().classify_reason(f"{level}: {cls}: {desc}")
+def _classify(taxonomy: Taxonomy, level: str, cls: str, desc: str) -> Classification:
+    found = taxonomy.classify_reason(f"{level}: {cls}: {desc}")
     if found.category != "unknown":
         return found
     domain = _LEVEL_DOMAINS.get(level.lower(), Domain.UNKNOWN)

@@ -42,7 +42,7 @@ from gpurel.sources.event_rows import (
     year_hint,
     zone,
 )
-from gpurel.taxonomy import default
+from gpurel.taxonomy import Taxonomy
 
 FORMAT = "kernel-xid"
 SOURCE = "kernel_xid"
@@ -63,7 +63,10 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
     """node_events for every XID report; other kernel lines are ignored."""
     sink = RejectSink(str(path))
     context = _Context(
-        options.cluster, zone(options.tz), year_hint(path.stat().st_mtime, options.trace_start)
+        options.cluster,
+        zone(options.tz),
+        year_hint(path.stat().st_mtime, options.trace_start),
+        options.taxonomy,
     )
     reports: list[Event] = []
     headerless: list[Event] = []
@@ -85,6 +88,7 @@ class _Context:
     cluster: str
     tz: tzinfo | None
     years: YearHint
+    taxonomy: Taxonomy
 
 
 def _event(line: str, nvrm: int, context: _Context) -> tuple[Event, bool]:
@@ -103,7 +107,7 @@ def _event(line: str, nvrm: int, context: _Context) -> tuple[Event, bool]:
         time=prefix.time,
         source=SOURCE,
         check=f"xid_{code}",
-        classification=default().classify_xid(code),
+        classification=context.taxonomy.classify_xid(code),
         result="fail",
         xid=code,
         message=line[start:].strip(),

@@ -46,7 +46,6 @@ from gpurel.sources.event_rows import (
     year_hint,
     zone,
 )
-from gpurel.taxonomy import default
 
 FORMAT = "nhc-log"
 SOURCE = "nhc"
@@ -132,7 +131,7 @@ class _Log:
         self.running: str | None = None
         self.pending: _Failure | None = None
         self.timed: _Failure | None = None
-        self.taxonomy = default()
+        self.taxonomy = options.taxonomy
 
     def feed(self, number: int, line: str) -> None:
         """Read one line."""

@@ -39,7 +39,7 @@ from gpurel.sources.event_rows import (
     scalar_text,
     zone,
 )
-from gpurel.taxonomy import Taxonomy, default
+from gpurel.taxonomy import Taxonomy
 
 SOURCE = "events"
 REQUIRED = ("time", "node", "check", "result")
@@ -122,7 +122,7 @@ def _json_records(lines: Iterator[tuple[int, str, object]]) -> Iterator[Record]:
 
 
 def _events(records: Iterator[Record], options: ReadOptions, sink: RejectSink) -> list[Event]:
-    tz, taxonomy = zone(options.tz), default()
+    tz, taxonomy = zone(options.tz), options.taxonomy
     events: list[Event] = []
     for number, raw, record in records:
         try:

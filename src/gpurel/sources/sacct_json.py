@@ -94,6 +94,8 @@ def _records(text: str, source: str) -> list[Any]:
         raise InputError(source, f"invalid or truncated JSON at {where}: {exc.msg}") from exc
     except RecursionError as exc:
         raise InputError(source, "JSON nested too deeply") from exc
+    except ValueError as exc:  # e.g. an integer literal too long to convert
+        raise InputError(source, f"invalid JSON: {exc}") from exc
     records = document.get("jobs") if isinstance(document, dict) else None
     if not isinstance(records, list):
         raise InputError(source, "no top-level 'jobs' list: not sacct --json output")
@@ -110,8 +112,8 @@ def _table(name: str, rows: list[dict[str, Any]], cluster: str, source: str) -> 
         row["cluster"] = cluster
         row["source"] = source
     table = pa.Table.from_pylist(rows, schema=staged)
-    for i, field in enumerate(staged):
-        if field.name in _TIMES:
+    for i, field in enumerate(target):
+        if field.type == schema.TIME:
             seconds = table.column(i).cast(pa.timestamp("s", tz="UTC"))
             table = table.set_column(i, field.name, seconds)
     return schema.conform(name, table)

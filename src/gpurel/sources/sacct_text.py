@@ -59,8 +59,8 @@ FIELDS: dict[str, str] = {
     "exitcode": "exit_code",
     "restarts": "restarts",
 }
-TEXT_COLUMNS = ("job_id_raw", "name", "user", "account", "partition", "qos")
-TIME_COLUMNS = ("submit_time", "eligible_time", "start_time", "end_time")
+_TEXT_COLUMNS = ("job_id_raw", "name", "user", "account", "partition", "qos")
+_TIME_COLUMNS = ("submit_time", "eligible_time", "start_time", "end_time")
 
 JOB_ID = (
     r"^(?P<job>[0-9]+(?:_(?:[0-9]+|\[[^\]]*\]))?(?:\+[0-9]+)?)"
@@ -74,7 +74,7 @@ _BLOCK_BYTES = 16 << 20  # bytes converted at once
 
 
 @dataclass(frozen=True)
-class Layout:
+class _Layout:
     """How the lines of one file are laid out."""
 
     delimiter: str
@@ -85,7 +85,7 @@ class Layout:
 
 @dataclass(frozen=True)
 class _Context:
-    layout: Layout
+    layout: _Layout
     zone: str
     cluster: str
     source: str
@@ -130,7 +130,7 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
     jobs, steps = [schema.empty("jobs")], [schema.empty("steps")]
     sink = RejectSink(source)
     first, head = _head(data)
-    layout = detect_layout(head, options, source, first)
+    layout = _detect_layout(head, options, source, first)
     if layout is not None:
         context = _Context(layout, sv.resolve_zone(options.tz), options.cluster, source, sink)
         for block in _blocks(path, data):
@@ -141,9 +141,9 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
     return ReadResult(FORMAT, tables, sink.table().sort_by([("line", "ascending")]))
 
 
-def detect_layout(
+def _detect_layout(
     lines: list[str], options: ReadOptions, source: str, first_line: int = 0
-) -> Layout | None:
+) -> _Layout | None:
     """Delimiter, field names and header of ``lines`` (line ``first_line`` onwards).
 
     A header line wins over ``options.fields``. None if all lines are blank.
@@ -155,16 +155,16 @@ def detect_layout(
     for delimiter in candidates:
         names = _header_names(lines[first], delimiter)
         if names:
-            return _checked(Layout(delimiter, names, lines[first], first_line + first), source)
+            return _checked(_Layout(delimiter, names, lines[first], first_line + first), source)
     if not options.fields:
         raise InputError(source, "no header line: pass --fields with the sacct --format names")
     detected = options.delimiter or _detect_rows(_sample(lines[first:], complete=True))
     if detected is None:
         raise InputError(source, "cannot detect the field delimiter: pass --delimiter")
-    return _checked(Layout(detected, tuple(options.fields), None, None), source)
+    return _checked(_Layout(detected, tuple(options.fields), None, None), source)
 
 
-def _checked(layout: Layout, source: str) -> Layout:
+def _checked(layout: _Layout, source: str) -> _Layout:
     if len(layout.delimiter) != 1:
         raise InputError(source, f"delimiter must be one character, not {layout.delimiter!r}")
     if "jobid" not in (name.lower() for name in layout.names):
@@ -176,12 +176,12 @@ def _text_bytes(path: Path) -> bytes:
     """The file's bytes; base.read_text raises the InputError if they are not text."""
     try:
         data = path.read_bytes()
+        if b"\x00" not in data[:65536]:
+            return data
     except OSError:
-        read_text(path)
-        raise
-    if b"\x00" in data[:65536]:
-        read_text(path)
-    return data
+        pass
+    read_text(path)
+    raise InputError(str(path), "cannot read as text")
 
 
 def _head(data: bytes) -> tuple[int, list[str]]:
@@ -211,9 +211,9 @@ def _lines(path: Path, chunk: bytes) -> pa.Array:
     """The lines of ``chunk``, without line ends; InputError if it is not UTF-8."""
     try:
         text = pa.array([chunk], pa.binary()).cast(pa.string())
-    except pa.ArrowInvalid:
+    except pa.ArrowInvalid as exc:
         read_text(path)
-        raise
+        raise InputError(str(path), "not UTF-8 text") from exc
     lines = pc.list_flatten(pc.split_pattern(text, pattern="\n"))
     if chunk.endswith(b"\n"):
         lines = lines.slice(0, len(lines) - 1)
@@ -396,14 +396,14 @@ class _Converter:
             )
 
     def _texts(self) -> None:
-        for role in TEXT_COLUMNS:
+        for role in _TEXT_COLUMNS:
             if role in self.columns:
                 values = self._values(role)
                 empty = pc.equal(values, "")
                 self.out[role] = pc.if_else(empty, pa.scalar(None, pa.string()), values)
 
     def _times(self) -> None:
-        for role in TIME_COLUMNS:
+        for role in _TIME_COLUMNS:
             if role in self.columns:
                 self.out[role], bad = sv.parse_times(self._values(role), self.zone)
                 self._check(role, bad, "unparseable time")

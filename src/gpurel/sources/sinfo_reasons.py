@@ -31,7 +31,6 @@ from gpurel.sources.event_rows import (
     zone,
 )
 from gpurel.sources.slurm_events import ends_with, node_names, node_reason, split_fields
-from gpurel.taxonomy import default
 
 FORMAT = "sinfo-reasons"
 
@@ -55,7 +54,7 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
     trailing = header is not None and ends_with(header[1], "|")
     sink = RejectSink(str(path))
     events: list[Event] = []
-    tz, taxonomy = zone(options.tz), default()
+    tz, taxonomy = zone(options.tz), options.taxonomy
     for number, line in lines:
         try:
             fields = _fields(line, columns, piped, trailing)

@@ -49,7 +49,7 @@ from gpurel.sources.event_rows import (
     zone,
 )
 from gpurel.sources.nhc import parse_nhc_reason
-from gpurel.taxonomy import Classification, Taxonomy, default
+from gpurel.taxonomy import Classification, Taxonomy
 
 FORMAT = "slurm-events"
 SOURCE = "slurm_event"
@@ -165,7 +165,7 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
     events: list[Event] = []
     free = columns.index("reason") if "reason" in columns else None
     trailing = ends_with(header[1], delimiter)
-    tz, taxonomy = zone(options.tz), default()
+    tz, taxonomy = zone(options.tz), options.taxonomy
     for number, line in lines:
         try:
             parts = split_fields(line, delimiter, len(columns), free, trailing)

@@ -207,6 +207,26 @@ def tres_count(tres: Mapping[str, int], kind: str) -> int:
     return sum(n for key, n in tres.items() if key.startswith("gres/gpu:"))
 
 
+def parse_tres(text: str) -> dict[str, int] | None:
+    """``cpu=8,gres/gpu=1,mem=50G`` as the integer entries; None if malformed.
+
+    Entries with unit suffixes (``mem=50G``) are skipped; GPU, CPU and node entries
+    must be integers.
+    """
+    tres: dict[str, int] = {}
+    if not text:
+        return tres
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            return None
+        if value.isascii() and value.isdigit() and len(value) <= 18:
+            tres[key] = int(value)
+        elif key in ("cpu", "node", "gres/gpu") or key.startswith("gres/gpu:"):
+            return None
+    return tres
+
+
 def parse_nodelists(values: pa.Array) -> Converted:
     """Slurm hostlists as lists of host names; ``None assigned`` and empty give []."""
     nodes, ok = _per_unique(values, _nodelist_row, (pa.list_(pa.string()), pa.bool_()))
@@ -282,26 +302,6 @@ def _tres_row(text: str, kind: str) -> tuple[int | None, bool]:
     if count is None or count > INT32_MAX:
         return None, False
     return count, True
-
-
-def parse_tres(text: str) -> dict[str, int] | None:
-    """``cpu=8,gres/gpu=1,mem=50G`` as the integer entries; None if malformed.
-
-    Entries with unit suffixes (``mem=50G``) are skipped; GPU, CPU and node entries
-    must be integers.
-    """
-    tres: dict[str, int] = {}
-    if not text:
-        return tres
-    for item in text.split(","):
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            return None
-        if value.isascii() and value.isdigit():
-            tres[key] = int(value)
-        elif key in ("cpu", "node", "gres/gpu") or key.startswith("gres/gpu:"):
-            return None
-    return tres
 
 
 def _nodelist_row(text: str) -> tuple[list[str] | None, bool]:

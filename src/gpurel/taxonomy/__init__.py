@@ -74,7 +74,7 @@ class Taxonomy:
     def _entry(self, key: str, value: str | dict[str, Any]) -> tuple[str, str | None]:
         spec = {"category": value} if isinstance(value, str) else value
         category = spec.get("category")
-        if category not in self.categories:
+        if not isinstance(category, str) or category not in self.categories:
             raise ConfigError(f"taxonomy entry {key!r}: unknown category {category!r}")
         severity = spec.get("severity")
         if severity is not None:
