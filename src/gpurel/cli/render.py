@@ -1,0 +1,218 @@
+"""Terminal rendering of an analysis: each section is a title, a table getter and columns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+from rich.table import Table
+
+from gpurel.analysis.summary import Analysis
+from gpurel.cli.common import console
+from gpurel.units import format_hours
+
+# (key in the result table, column header, kind: "text", "%", "h" or "" for a number)
+Column = tuple[str, str, str]
+
+SHARES: list[Column] = [
+    ("jobs", "jobs", ""),
+    ("job_share", "share", "%"),
+    ("gpu_hours", "GPU-hours", ""),
+    ("gpu_hours_share", "GPU-time share", "%"),
+]
+RATES: list[Column] = [
+    ("per_1000_node_days", "per 1000 node-days", ""),
+    ("lo_per_1000_node_days", "95% lo", ""),
+    ("hi_per_1000_node_days", "95% hi", ""),
+]
+MTTF_BAND: list[Column] = [
+    ("mttf_hours", "MTTF", "h"),
+    ("mttf_lo_hours", "95% lo", "h"),
+    ("mttf_hi_hours", "95% hi", "h"),
+]
+
+
+@dataclass(frozen=True)
+class Section:
+    """One titled table of an analysis."""
+
+    title: str
+    rows: Callable[[Analysis], pa.Table | None]
+    columns: list[Column]
+
+
+def _per_node(top: pa.Table | None) -> pa.Table | None:
+    """One row per node, its categories folded into one cell."""
+    if top is None:
+        return None
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in top.to_pylist():
+        row = rows.setdefault(
+            (r["cluster"], r["node"]),
+            {"rank": r["rank"], "node": r["node"], "total": r["total"], "parts": []},
+        )
+        row["parts"].append(f"{r['category']} {r['episodes']}")
+    return pa.Table.from_pylist(
+        [{**r, "categories": ", ".join(r.pop("parts"))} for r in rows.values()]
+    )
+
+
+JOB_SECTIONS = [
+    Section(
+        "Job states (by count and by GPU time)",
+        lambda a: a.job_states,
+        [("state", "state", "text"), *SHARES],
+    ),
+    Section(
+        "Job sizes (power-of-two GPU buckets; by count and by GPU time)",
+        lambda a: a.job_sizes,
+        [("label", "GPUs ≤", "text"), *SHARES],
+    ),
+    Section(
+        "Interrupted job attempts by attributed cause",
+        lambda a: a.failures_by_category,
+        [
+            ("category", "category", "text"),
+            ("domain", "domain", "text"),
+            ("failures", "attempts", ""),
+            ("failures_share", "share", "%"),
+            ("failed_gpu_hours", "GPU-hours", ""),
+            *RATES,
+        ],
+    ),
+    Section(
+        "Attribution coverage by window (seconds before, after the job end)",
+        lambda a: a.attribution_windows,
+        [
+            ("before_s", "before", ""),
+            ("after_s", "after", ""),
+            ("interrupted", "interrupted", ""),
+            ("attributed_share", "attributed", "%"),
+            ("node_fail", "NODE_FAIL", ""),
+            ("node_fail_attributed_share", "attributed", "%"),
+        ],
+    ),
+    Section(
+        "Measured MTTF by job size (wallclock runtime / infrastructure failures)",
+        lambda a: a.mttf_by_size,
+        [
+            ("label", "GPUs ≤", "text"),
+            ("jobs", "attempts", ""),
+            ("runtime_hours", "runtime h", ""),
+            ("failures", "failures", ""),
+            *MTTF_BAND,
+        ],
+    ),
+    Section(
+        "Projected MTTF at the measured r_f (nodes in series)",
+        lambda a: a.mttf_projection,
+        [("gpus", "GPUs", ""), ("nodes", "nodes", ""), *MTTF_BAND],
+    ),
+]
+
+EVENT_SECTIONS = [
+    Section(
+        "Node failure episodes (failing checks merged per node and check)",
+        lambda a: a.episode_summary,
+        [("scope", "scope", "text"), ("episodes", "episodes", ""), *RATES],
+    ),
+    Section(
+        "Episodes per category",
+        lambda a: a.episodes_by_category,
+        [
+            ("category", "category", "text"),
+            ("domain", "domain", "text"),
+            ("episodes", "episodes", ""),
+            *RATES,
+        ],
+    ),
+    Section(
+        "Nodes with the most episodes",
+        lambda a: _per_node(a.top_nodes),
+        [
+            ("rank", "#", ""),
+            ("node", "node", "text"),
+            ("total", "episodes", ""),
+            ("categories", "by category", "text"),
+        ],
+    ),
+]
+
+REJECTS = Section(
+    "Rejected input rows",
+    lambda a: a.rejects,
+    [
+        ("source", "file", "text"),
+        ("field", "field", "text"),
+        ("reason", "reason", "text"),
+        ("rows", "rows", ""),
+    ],
+)
+
+
+def cell(value: Any, kind: str = "") -> str:
+    """One value for people: – for missing, shares as %, hours as h/d, thousands separated."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "–"
+    if kind == "%":
+        return f"{100 * value:.1f}%"
+    if kind == "h":
+        return format_hours(value)
+    if isinstance(value, float):
+        return f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def table(section: Section, result: Analysis) -> Table:
+    """A rich table of one section."""
+    out = Table(title=section.title, title_justify="left", title_style="bold")
+    for _, header, kind in section.columns:
+        out.add_column(header, justify="left" if kind == "text" else "right")
+    data = section.rows(result)
+    for row in data.to_pylist() if data is not None else []:
+        out.add_row(*(cell(row.get(key), kind) for key, _, kind in section.columns))
+    return out
+
+
+def _headline(result: Analysis) -> None:
+    o = result.overview
+    console.print(
+        f"[bold]{o['job_attempts']:,}[/] job attempts ({o['job_ids']:,} job ids), "
+        f"[bold]{o['gpu_hours']:,.0f}[/] GPU-hours, [bold]{o['node_events']:,}[/] node events "
+        f"({o['failing_node_events']:,} failing), [bold]{o['rejected_rows']:,}[/] rejected rows"
+    )
+    if result.node_days is not None:
+        nd = result.node_days
+        console.print(
+            f"period {nd.period.start:%Y-%m-%d %H:%M} – {nd.period.end:%Y-%m-%d %H:%M} UTC, "
+            f"{nd.node_days:,.0f} node-days ({nd.method})"
+        )
+
+
+def _node_failure_rate(result: Analysis) -> None:
+    rf = result.node_failure_rate
+    console.print(
+        f"[bold]r_f[/] (jobs > {rf.min_gpus} GPUs): {rf.failures:,} failures in "
+        f"{rf.node_days:,.1f} node-days = {cell(rf.per_1000_node_days)} per 1000 node-days "
+        f"(95%: {cell(rf.lo_per_1000_node_days)} – {cell(rf.hi_per_1000_node_days)})"
+    )
+
+
+def render(result: Analysis) -> None:
+    """Print every section of an analysis that has data."""
+    _headline(result)
+    if result.overview["job_attempts"]:
+        for section in JOB_SECTIONS:
+            console.print(table(section, result))
+        _node_failure_rate(result)
+    else:
+        console.print("no job accounting ingested: job metrics skipped")
+    if result.episode_summary is not None:
+        for section in EVENT_SECTIONS:
+            console.print(table(section, result))
+    if result.rejects.num_rows:
+        console.print(table(REJECTS, result))
