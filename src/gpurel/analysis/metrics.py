@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pyarrow as pa
 
@@ -47,10 +48,16 @@ EPOCH_MONDAY = datetime(1970, 1, 5, tzinfo=UTC)  # ISO weeks start on Monday
 _WEEK_US = int(WEEK.total_seconds()) * 1_000_000
 _MAX_BUCKET_EXP = 30
 INFRA_DOMAINS = (Domain.HARDWARE.value, Domain.SYSTEM_SOFTWARE.value)
+EXACT = dt.Decimal(38, 9)  # sums of hours and days: exact and deterministic on every engine
 RATE_COLUMNS = ("per_1000_node_days", "lo_per_1000_node_days", "hi_per_1000_node_days")
 
 
 # --- per-attempt expressions ------------------------------------------------------------------
+
+
+def exact_sum(values: ir.NumericColumn) -> ir.FloatingScalar:
+    """Sum through a wide decimal: exact, so the result never depends on thread order."""
+    return values.cast(EXACT).sum().cast("float64")
 
 
 def gpu_hours(jobs: ir.Table) -> ir.FloatingValue:
@@ -93,7 +100,7 @@ def is_rf_failure(failures: ir.Table) -> ir.BooleanValue:
 
 
 def _with_shares(t: ir.Table, columns: Sequence[str]) -> ir.Table:
-    return t.mutate(**{f"{c}_share": t[c] / t[c].sum().over().nullif(0) for c in columns})
+    return t.mutate(**{f"{c}_share": t[c] / exact_sum(t[c]).over().nullif(0) for c in columns})
 
 
 def _union(*tables: ir.Table) -> ir.Table:
@@ -131,7 +138,7 @@ def _append_columns(
 
 def _mix(jobs: ir.Table, key: str, value: ir.Value) -> ir.Table:
     t = jobs.mutate(**{key: value}, gpu_hours=gpu_hours(jobs))
-    agg = t.group_by(key).aggregate(jobs=t.count(), gpu_hours=t.gpu_hours.sum())
+    agg = t.group_by(key).aggregate(jobs=t.count(), gpu_hours=exact_sum(t.gpu_hours))
     return _with_shares(agg, ("jobs", "gpu_hours"))
 
 
@@ -152,7 +159,7 @@ def size_distribution(jobs: ir.Table) -> pa.Table:
 
 @dataclass(frozen=True)
 class Period:
-    """The analysis period, ``[start, end)`` in UTC."""
+    """The analysis period, ``[start, end]`` in UTC (events at the very end count)."""
 
     start: datetime
     end: datetime
@@ -246,13 +253,13 @@ def node_days(
     j = j.mutate(node_days=overlap / DAY_S)
     by_cluster = (
         j.group_by("cluster", "method")
-        .aggregate(nodes=j.node.nunique(), node_days=j.node_days.sum())
+        .aggregate(nodes=j.node.nunique(), node_days=exact_sum(j.node_days))
         .order_by("cluster")
         .to_pyarrow()
     )
     by_week = (
         j.group_by("week_start", "iso_week")
-        .aggregate(node_days=j.node_days.sum())
+        .aggregate(node_days=exact_sum(j.node_days))
         .order_by("week_start")
         .to_pyarrow()
     )
@@ -298,7 +305,7 @@ def episodes(events: ir.Table, merge_gap_s: int = 3600) -> ir.Table:
 
 
 def _in_period(eps: ir.Table, period: Period) -> ir.Table:
-    return eps.filter(eps.start >= period.start, eps.start < period.end)
+    return eps.filter(eps.start >= period.start, eps.start <= period.end)
 
 
 def episode_rates(
@@ -380,11 +387,11 @@ def job_failure_rates(jobs: ir.Table, failures: ir.Table, conf: float = 0.95) ->
     n_nodes) and GPU-hours. ``failed_gpu_hours`` is the GPU time of the interrupted attempts.
     """
     exposure = jobs.aggregate(
-        job_node_days=job_node_days(jobs).sum(), job_gpu_hours=gpu_hours(jobs).sum()
+        job_node_days=exact_sum(job_node_days(jobs)), job_gpu_hours=exact_sum(gpu_hours(jobs))
     )
     f = failures.mutate(failed_gpu_hours=gpu_hours(failures))
     counts = f.group_by("category", "domain").aggregate(
-        failures=f.count(), failed_gpu_hours=f.failed_gpu_hours.sum()
+        failures=f.count(), failed_gpu_hours=exact_sum(f.failed_gpu_hours)
     )
     t = _with_shares(counts, ("failures", "failed_gpu_hours")).cross_join(exposure)
     t = t.mutate(per_gpu_hour=t.failures / t.job_gpu_hours.nullif(0))
@@ -418,7 +425,7 @@ def node_failure_rate(
     whatever their state.
     """
     big = jobs.filter(jobs.n_gpus > min_gpus, ran(jobs))
-    exposure = big.aggregate(node_days=job_node_days(big).sum())
+    exposure = big.aggregate(node_days=exact_sum(job_node_days(big)))
     f = failures.filter(failures.n_gpus > min_gpus, is_rf_failure(failures))
     row = exposure.cross_join(f.aggregate(failures=f.count())).to_pyarrow().to_pylist()[0]
     k, x = int(row["failures"]), float(row["node_days"] or 0.0)
@@ -435,7 +442,7 @@ def mttf_by_size(jobs: ir.Table, failures: ir.Table, conf: float = 0.95) -> pa.T
     """
     ran_jobs = jobs.filter(ran(jobs))
     runtime = ran_jobs.group_by(bucket=size_bucket(ran_jobs.n_gpus)).aggregate(
-        jobs=ran_jobs.count(), runtime_hours=runtime_s(ran_jobs).sum() / HOUR_S
+        jobs=ran_jobs.count(), runtime_hours=exact_sum(runtime_s(ran_jobs)) / HOUR_S
     )
     f = failures.filter(is_infra_failure(failures))
     counts = f.group_by(f_bucket=size_bucket(f.n_gpus)).aggregate(failures=f.count())

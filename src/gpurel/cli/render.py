@@ -18,7 +18,7 @@ Column = tuple[str, str, str]
 
 SHARES: list[Column] = [
     ("jobs", "jobs", ""),
-    ("job_share", "share", "%"),
+    ("jobs_share", "share", "%"),
     ("gpu_hours", "GPU-hours", ""),
     ("gpu_hours_share", "GPU-time share", "%"),
 ]
