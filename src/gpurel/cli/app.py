@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from gpurel.cli import analyze_cmd, ingest_cmd, mttf_cmd
+from gpurel.cli import analyze_cmd, demo_cmd, ingest_cmd, mttf_cmd
 
 app = typer.Typer(
     name="gpurel",
@@ -16,3 +16,4 @@ app = typer.Typer(
 app.command()(ingest_cmd.ingest)
 app.command("analyze")(analyze_cmd.analyze_command)
 app.command()(mttf_cmd.mttf)
+app.command()(demo_cmd.demo)
