@@ -458,3 +458,26 @@ def mttf_by_size(jobs: ir.Table, failures: ir.Table, conf: float = 0.95) -> pa.T
     pairs = zip(t["failures"].to_pylist(), t["runtime_hours"].to_pylist(), strict=True)
     mttfs = [[_none_if_inf(v) for v in mttf_interval(k, h, conf)] for k, h in pairs]
     return _append_columns(t, ("mttf_hours", "mttf_lo_hours", "mttf_hi_hours"), mttfs)
+
+
+def infra_failure_share(jobs: ir.Table, failures: ir.Table) -> dict[str, Any]:
+    """Attempts and GPU-hours ended by infrastructure failures, and their shares of all.
+
+    Infrastructure failures as ``metrics.is_infra_failure`` (the MTTF count). Keys:
+    ``attempts``, ``gpu_hours``, ``infra_attempts``, ``infra_gpu_hours``, ``attempt_share``,
+    ``gpu_hours_share`` (shares null without attempts or GPU time).
+    """
+    total = jobs.aggregate(attempts=jobs.count(), gpu_hours=exact_sum(gpu_hours(jobs)))
+    infra = failures.filter(is_infra_failure(failures))
+    hit = infra.aggregate(infra_attempts=infra.count(), infra_gpu_hours=exact_sum(gpu_hours(infra)))
+    row = total.cross_join(hit).to_pyarrow().to_pylist()[0]
+    attempts, hours = int(row["attempts"]), float(row["gpu_hours"] or 0.0)
+    infra_attempts, infra_hours = int(row["infra_attempts"]), float(row["infra_gpu_hours"] or 0.0)
+    return {
+        "attempts": attempts,
+        "gpu_hours": hours,
+        "infra_attempts": infra_attempts,
+        "infra_gpu_hours": infra_hours,
+        "attempt_share": infra_attempts / attempts if attempts else None,
+        "gpu_hours_share": infra_hours / hours if hours else None,
+    }

@@ -1,7 +1,8 @@
 """One analysis of a warehouse: every metric of the core method, as small tables.
 
-This orchestrates ``attribution`` and ``metrics`` for ``gpurel analyze`` (and later the
-report); it computes nothing itself beyond counting what the warehouse holds.
+This orchestrates ``attribution``, ``metrics`` and ``runs`` for ``gpurel analyze`` (and later
+the report); it computes nothing itself beyond counting what the warehouse holds and putting
+measurements next to the models' projections (MTTF, expected ETTR) at the measured r_f.
 """
 
 from __future__ import annotations
@@ -14,10 +15,14 @@ from typing import Any
 import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from gpurel import taxonomy
-from gpurel.analysis import metrics
+from gpurel.analysis import metrics, runs, timeline
 from gpurel.analysis.attribution import AttributionWindow, attribute, window_sensitivity
+from gpurel.analysis.node_failures import node_failures
+from gpurel.models.dispersion import DispersionTest, dispersion_test
+from gpurel.models.ettr import ettr_finite, ettr_renewal, failure_rate, linear_breaks
 from gpurel.models.failure_model import projected_mttf_band, projected_mttf_hours
 from gpurel.warehouse import Warehouse
 
@@ -36,6 +41,8 @@ class Settings:
     gpus_per_node: int = 8
     projection_gpus: tuple[int, ...] = DEFAULT_PROJECTION_GPUS
     taxonomy_file: str | None = None  # user extension of the shipped taxonomy
+    run_rules: runs.RunRules = field(default_factory=runs.RunRules)
+    checkpointing: runs.Checkpointing = field(default_factory=runs.Checkpointing)
 
     def taxonomy(self) -> taxonomy.Taxonomy:
         """The taxonomy whose category priorities choose among attribution candidates."""
@@ -56,10 +63,18 @@ class Analysis:
     episode_summary: pa.Table | None
     episodes_by_category: pa.Table | None
     episodes_by_week: pa.Table | None
+    episodes_by_week_category: pa.Table | None
+    check_first_seen: pa.Table
     top_nodes: pa.Table | None
     node_failure_rate: metrics.NodeFailureRate
+    infra_failures: dict[str, Any]
     mttf_by_size: pa.Table
     mttf_projection: pa.Table
+    mttf_vs_projection: pa.Table
+    node_dispersion: DispersionTest
+    unassigned_node_failures: int
+    ettr_projection: pa.Table
+    run_ettr: pa.Table
     rejects: pa.Table
 
 
@@ -73,7 +88,7 @@ def _overview(jobs: ir.Table, events: ir.Table, rejects: ir.Table) -> dict[str, 
             job_attempts=jobs.count(),
             job_ids=jobs.job_id.nunique(),
             clusters=jobs.cluster.nunique(),
-            gpu_hours=metrics.gpu_hours(jobs).sum(),
+            gpu_hours=metrics.exact_sum(metrics.gpu_hours(jobs)),
         )
         .to_pyarrow()
         .to_pylist()[0]
@@ -109,6 +124,87 @@ def mttf_projection(
     )
 
 
+def mttf_vs_projection(
+    measured: pa.Table, rate: metrics.NodeFailureRate, gpus_per_node: int
+) -> pa.Table:
+    """Measured MTTF per GPU bucket next to the projection at the bucket's size (with band)."""
+    t = measured.filter(pc.greater(measured["bucket"], 0))
+    projected = mttf_projection(rate, tuple(t["bucket"].to_pylist()), gpus_per_node)
+    for name in ("mttf_hours", "mttf_lo_hours", "mttf_hi_hours"):
+        t = t.append_column(f"projected_{name}", projected[name])
+    return t
+
+
+def _expected_ettr(gpus: np.ndarray, rf_per_node_day: float, s: Settings) -> np.ndarray:
+    c, lam = s.checkpointing, failure_rate(gpus, rf_per_node_day, s.gpus_per_node)
+    return ettr_finite(lam, c.ckpt_s, c.restart_s, c.write_s)
+
+
+def ettr_projection(rate: metrics.NodeFailureRate, gpus: tuple[int, ...], s: Settings) -> pa.Table:
+    """Expected long-run ETTR at the measured r_f, with its band from r_f's interval.
+
+    Under the assumed checkpointing of ``s``, no queue time; ``ettr_exact`` is the exact form
+    and ``linear_breaks`` flags sizes where the linear form is unreliable.
+    """
+    sizes, c = np.asarray(gpus), s.checkpointing
+    lam = failure_rate(sizes, rate.per_node_day, s.gpus_per_node)
+    return pa.table(
+        {
+            "gpus": pa.array(sizes, pa.int64()),
+            "ettr": _expected_ettr(sizes, rate.per_node_day, s),
+            "ettr_lo": _expected_ettr(sizes, rate.hi_per_1000_node_days / 1000, s),
+            "ettr_hi": _expected_ettr(sizes, rate.lo_per_1000_node_days / 1000, s),
+            "ettr_exact": ettr_renewal(lam, c.ckpt_s, c.restart_s, c.write_s),
+            "linear_breaks": linear_breaks(lam, c.ckpt_s, c.restart_s),
+        }
+    )
+
+
+def run_ettr(run_table: ir.Table, rate: metrics.NodeFailureRate, s: Settings) -> pa.Table:
+    """Measured ETTR of the selected runs per GPU bucket, with the expected value at r_f."""
+    t = runs.ettr_by_bucket(run_table, s.run_rules)
+    sizes = np.asarray(t["bucket"].to_pylist(), dtype=np.int64)
+    return t.append_column("ettr_expected", pa.array(_expected_ettr(sizes, rate.per_node_day, s)))
+
+
+def job_runs(warehouse: Warehouse, s: Settings, failures: ir.Table | None = None) -> ir.Table:
+    """Every job run of the warehouse with its measured ETTR (``runs.runs``), in the engine."""
+    f = attributed_failures(warehouse, s) if failures is None else failures
+    jobs = _scoped(warehouse.jobs(), s.cluster)
+    return runs.runs(jobs, f, s.run_rules.gap_s, s.checkpointing)
+
+
+@dataclass
+class RunEttr:
+    """Job runs (every run, in the engine), their measured ETTR per bucket, and the r_f used."""
+
+    runs: ir.Table
+    by_bucket: pa.Table
+    rate: metrics.NodeFailureRate
+
+
+def measured_runs(warehouse: Warehouse, s: Settings) -> RunEttr:
+    """Attribute failures, measure r_f, group attempts into runs and measure their ETTR."""
+    failures = attributed_failures(warehouse, s)
+    rate = metrics.node_failure_rate(_scoped(warehouse.jobs(), s.cluster), failures, s.rf_min_gpus)
+    table = job_runs(warehouse, s, failures)
+    return RunEttr(table, run_ettr(table, rate, s), rate)
+
+
+def runs_json(measured: RunEttr, s: Settings) -> dict[str, Any]:
+    """The per-bucket table and every selected run (one row each) as one JSON-ready document."""
+    selected = runs.selected(measured.runs, s.run_rules).order_by("cluster", "first_submit")
+    return _plain(
+        {
+            "run_rules": asdict(s.run_rules),
+            "checkpointing": asdict(s.checkpointing),
+            "node_failure_rate": asdict(measured.rate),
+            "by_bucket": measured.by_bucket,
+            "runs": selected.to_pyarrow(),
+        }
+    )
+
+
 def attributed_failures(warehouse: Warehouse, s: Settings) -> ir.Table:
     """Attribute interrupted attempts and store the result as the derived ``failures`` table."""
     jobs = _scoped(warehouse.jobs(), s.cluster)
@@ -138,6 +234,9 @@ def analyze(warehouse: Warehouse, settings: Settings | None = None) -> Analysis:
     exposure = metrics.node_days(jobs, events, nodes) if has_data else None
     eps = metrics.episodes(events, s.merge_gap_s)
     rate = metrics.node_failure_rate(jobs, failures, s.rf_min_gpus)
+    mttf = metrics.mttf_by_size(jobs, failures)
+    per_node = node_failures(jobs, failures)
+    new_after = exposure.period.start + metrics.WEEK if exposure else None
     return Analysis(
         settings=s,
         overview=overview,
@@ -149,10 +248,22 @@ def analyze(warehouse: Warehouse, settings: Settings | None = None) -> Analysis:
         episode_summary=metrics.episode_summary(eps, exposure) if exposure else None,
         episodes_by_category=metrics.episode_rates(eps, exposure) if exposure else None,
         episodes_by_week=metrics.weekly_episode_rates(eps, exposure) if exposure else None,
+        episodes_by_week_category=(
+            metrics.weekly_episode_rates(eps, exposure, by=("category",)) if exposure else None
+        ),
+        check_first_seen=timeline.first_appearances(events, new_after),
         top_nodes=metrics.top_nodes(eps, s.top_nodes),
         node_failure_rate=rate,
-        mttf_by_size=metrics.mttf_by_size(jobs, failures),
+        infra_failures=metrics.infra_failure_share(jobs, failures),
+        mttf_by_size=mttf,
         mttf_projection=mttf_projection(rate, s.projection_gpus, s.gpus_per_node),
+        mttf_vs_projection=mttf_vs_projection(mttf, rate, s.gpus_per_node),
+        node_dispersion=dispersion_test(
+            per_node.per_node["failures"].to_numpy(), per_node.per_node["node_days"].to_numpy()
+        ),
+        unassigned_node_failures=per_node.unassigned,
+        ettr_projection=ettr_projection(rate, s.projection_gpus, s),
+        run_ettr=run_ettr(job_runs(warehouse, s, failures), rate, s),
         rejects=_rejects_summary(rejects),
     )
 
@@ -194,10 +305,27 @@ def to_json(result: Analysis) -> dict[str, Any]:
         "episode_summary": result.episode_summary,
         "episodes_by_category": result.episodes_by_category,
         "episodes_by_week": result.episodes_by_week,
+        "episodes_by_week_category": result.episodes_by_week_category,
+        "check_first_seen": result.check_first_seen,
         "top_nodes": result.top_nodes,
         "node_failure_rate": asdict(result.node_failure_rate),
+        "infra_failures": result.infra_failures,
         "mttf_by_size": result.mttf_by_size,
         "mttf_projection": result.mttf_projection,
+        "projection": {
+            "mttf_by_bucket": result.mttf_vs_projection,
+            "node_dispersion": asdict(result.node_dispersion)
+            | {
+                "shared": result.node_dispersion.shared,
+                "unassigned_failures": result.unassigned_node_failures,
+            },
+        },
+        "ettr": {
+            "checkpointing": asdict(result.settings.checkpointing),
+            "run_rules": asdict(result.settings.run_rules),
+            "expected": result.ettr_projection,
+            "measured_by_bucket": result.run_ettr,
+        },
         "rejects": result.rejects,
     }
     return _plain(doc)

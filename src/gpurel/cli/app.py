@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from gpurel.cli import analyze_cmd, demo_cmd, ingest_cmd, mttf_cmd
+from gpurel.cli import (
+    analyze_cmd,
+    demo_cmd,
+    ettr_cmd,
+    ingest_cmd,
+    mttf_cmd,
+    report_cmd,
+    runs_cmd,
+)
 
 app = typer.Typer(
     name="gpurel",
@@ -17,3 +25,6 @@ app.command()(ingest_cmd.ingest)
 app.command("analyze")(analyze_cmd.analyze_command)
 app.command()(mttf_cmd.mttf)
 app.command()(demo_cmd.demo)
+app.command()(report_cmd.report)
+app.command()(ettr_cmd.ettr)
+app.command()(runs_cmd.runs)

@@ -11,21 +11,21 @@ from rich.table import Table
 
 from gpurel.analysis.summary import Analysis
 from gpurel.cli.common import console
-from gpurel.units import format_hours
+from gpurel.formatting import cell
 
-# (key in the result table, column header, kind: "text", "%", "h" or "" for a number)
+# (key in the result table, column header, kind of value: see formatting.cell)
 Column = tuple[str, str, str]
 
 SHARES: list[Column] = [
-    ("jobs", "jobs", ""),
+    ("jobs", "jobs", "num"),
     ("jobs_share", "share", "%"),
-    ("gpu_hours", "GPU-hours", ""),
+    ("gpu_hours", "GPU-hours", "num"),
     ("gpu_hours_share", "GPU-time share", "%"),
 ]
 RATES: list[Column] = [
-    ("per_1000_node_days", "per 1000 node-days", ""),
-    ("lo_per_1000_node_days", "95% lo", ""),
-    ("hi_per_1000_node_days", "95% hi", ""),
+    ("per_1000_node_days", "per 1000 node-days", "num"),
+    ("lo_per_1000_node_days", "95% lo", "num"),
+    ("hi_per_1000_node_days", "95% hi", "num"),
 ]
 MTTF_BAND: list[Column] = [
     ("mttf_hours", "MTTF", "h"),
@@ -76,9 +76,9 @@ JOB_SECTIONS = [
         [
             ("category", "category", "text"),
             ("domain", "domain", "text"),
-            ("failures", "attempts", ""),
+            ("failures", "attempts", "num"),
             ("failures_share", "share", "%"),
-            ("failed_gpu_hours", "GPU-hours", ""),
+            ("failed_gpu_hours", "GPU-hours", "num"),
             *RATES,
         ],
     ),
@@ -86,11 +86,11 @@ JOB_SECTIONS = [
         "Attribution coverage by window (seconds before, after the job end)",
         lambda a: a.attribution_windows,
         [
-            ("before_s", "before", ""),
-            ("after_s", "after", ""),
-            ("interrupted", "interrupted", ""),
+            ("before_s", "before", "num"),
+            ("after_s", "after", "num"),
+            ("interrupted", "interrupted", "num"),
             ("attributed_share", "attributed", "%"),
-            ("node_fail", "NODE_FAIL", ""),
+            ("node_fail", "NODE_FAIL", "num"),
             ("node_fail_attributed_share", "attributed", "%"),
         ],
     ),
@@ -99,16 +99,51 @@ JOB_SECTIONS = [
         lambda a: a.mttf_by_size,
         [
             ("label", "GPUs ≤", "text"),
-            ("jobs", "attempts", ""),
-            ("runtime_hours", "runtime h", ""),
-            ("failures", "failures", ""),
+            ("jobs", "attempts", "num"),
+            ("runtime_hours", "runtime h", "num"),
+            ("failures", "failures", "num"),
             *MTTF_BAND,
         ],
     ),
     Section(
         "Projected MTTF at the measured r_f (nodes in series)",
         lambda a: a.mttf_projection,
-        [("gpus", "GPUs", ""), ("nodes", "nodes", ""), *MTTF_BAND],
+        [("gpus", "GPUs", "num"), ("nodes", "nodes", "num"), *MTTF_BAND],
+    ),
+    Section(
+        "Measured MTTF next to the projection at the bucket's size",
+        lambda a: a.mttf_vs_projection,
+        [
+            ("label", "GPUs ≤", "text"),
+            ("failures", "failures", "num"),
+            ("mttf_hours", "measured", "h"),
+            ("projected_mttf_hours", "projected", "h"),
+            ("projected_mttf_lo_hours", "95% lo", "h"),
+            ("projected_mttf_hi_hours", "95% hi", "h"),
+        ],
+    ),
+    Section(
+        "Expected ETTR at the measured r_f (assumed Δt_cp, u0, w_cp; no queue)",
+        lambda a: a.ettr_projection,
+        [
+            ("gpus", "GPUs", "num"),
+            ("ettr", "ETTR", "num"),
+            ("ettr_lo", "95% lo", "num"),
+            ("ettr_hi", "95% hi", "num"),
+            ("ettr_exact", "exact", "num"),
+        ],
+    ),
+    Section(
+        "Measured ETTR of job runs (by run; every interruption / infrastructure only)",
+        lambda a: a.run_ettr,
+        [
+            ("bucket", "GPUs ≤", "num"),
+            ("runs", "runs", "num"),
+            ("ettr_mean", "ETTR", "num"),
+            ("ettr_median", "median", "num"),
+            ("ettr_attributed_mean", "attributed", "num"),
+            ("ettr_expected", "expected", "num"),
+        ],
     ),
 ]
 
@@ -116,7 +151,7 @@ EVENT_SECTIONS = [
     Section(
         "Node failure episodes (failing checks merged per node and check)",
         lambda a: a.episode_summary,
-        [("scope", "scope", "text"), ("episodes", "episodes", ""), *RATES],
+        [("scope", "scope", "text"), ("episodes", "episodes", "num"), *RATES],
     ),
     Section(
         "Episodes per category",
@@ -124,7 +159,7 @@ EVENT_SECTIONS = [
         [
             ("category", "category", "text"),
             ("domain", "domain", "text"),
-            ("episodes", "episodes", ""),
+            ("episodes", "episodes", "num"),
             *RATES,
         ],
     ),
@@ -132,9 +167,9 @@ EVENT_SECTIONS = [
         "Nodes with the most episodes",
         lambda a: _per_node(a.top_nodes),
         [
-            ("rank", "#", ""),
+            ("rank", "#", "num"),
             ("node", "node", "text"),
-            ("total", "episodes", ""),
+            ("total", "episodes", "num"),
             ("categories", "by category", "text"),
         ],
     ),
@@ -147,24 +182,9 @@ REJECTS = Section(
         ("source", "file", "text"),
         ("field", "field", "text"),
         ("reason", "reason", "text"),
-        ("rows", "rows", ""),
+        ("rows", "rows", "num"),
     ],
 )
-
-
-def cell(value: Any, kind: str = "") -> str:
-    """One value for people: – for missing, shares as %, hours as h/d, thousands separated."""
-    if value is None or (isinstance(value, float) and value != value):
-        return "–"
-    if kind == "%":
-        return f"{100 * value:.1f}%"
-    if kind == "h":
-        return format_hours(value)
-    if isinstance(value, float):
-        return f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
 
 
 def table(section: Section, result: Analysis) -> Table:
@@ -202,6 +222,16 @@ def _node_failure_rate(result: Analysis) -> None:
     )
 
 
+def _node_dispersion(result: Analysis) -> None:
+    d = result.node_dispersion
+    verdict = "one shared rate fits" if d.shared else "nodes do not share one rate"
+    console.print(
+        f"[bold]per-node failures[/]: {verdict} (dispersion index {cell(d.dispersion_index)}, "
+        f"p = {cell(d.p_value)}; negative binomial shape {cell(d.nb_shape)}, "
+        f"p = {cell(d.lr_p_value)}; {d.nodes:,} nodes)"
+    )
+
+
 def render(result: Analysis) -> None:
     """Print every section of an analysis that has data."""
     _headline(result)
@@ -209,6 +239,7 @@ def render(result: Analysis) -> None:
         for section in JOB_SECTIONS:
             console.print(table(section, result))
         _node_failure_rate(result)
+        _node_dispersion(result)
     else:
         console.print("no job accounting ingested: job metrics skipped")
     if result.episode_summary is not None:

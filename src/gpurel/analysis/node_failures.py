@@ -1,0 +1,65 @@
+"""Failures and exposure per node, in the engine: the input of ``models.dispersion``.
+
+Per (cluster, node):
+
+- ``node_days``: the runtime in days of every attempt that ran on the node (the exposure of the
+  node to killing a job, the per-node analogue of r_f's job node-days);
+- ``failures``: the attempts counted by r_f (``metrics.is_rf_failure``: NODE_FAIL, or FAILED
+  with a high-severity cause) charged to one node: the node of the chosen cause, or, for a
+  NODE_FAIL without a cause on a node, the attempt's only node. Such NODE_FAILs of multi-node
+  attempts cannot be charged to a node; ``NodeFailures.unassigned`` counts them.
+
+``min_gpus`` restricts both to attempts with more GPUs (0: every attempt). Nodes that ran
+attempts but never failed are kept with 0 failures: they are half of the evidence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from gpurel.analysis.attribution import JOB_KEY, ran
+from gpurel.analysis.metrics import DAY_S, is_rf_failure
+
+
+@dataclass(frozen=True)
+class NodeFailures:
+    """Per-node failures and node-days, and the failures no single node can be charged with."""
+
+    per_node: pa.Table  # cluster, node, failures, node_days
+    unassigned: int
+
+
+def _charged_node(f: ir.Table) -> ir.StringValue:
+    """The node a failure is charged to: its cause's node, else the attempt's only node."""
+    single = ibis.cases((f.width == 1, f.only), else_=ibis.null("string"))
+    return f.node.fill_null(single)
+
+
+def node_failures(jobs: ir.Table, failures: ir.Table, min_gpus: int = 0) -> NodeFailures:
+    """Failures and node-days of every node that ran an attempt (see the module docstring)."""
+    ran_jobs = jobs.filter(ran(jobs), jobs.n_gpus.fill_null(0) >= min_gpus)
+    runtime_us = ran_jobs.end_time.delta(ran_jobs.start_time, unit="microsecond")
+    on_node = ran_jobs.select("cluster", node=ran_jobs.nodes, us=runtime_us).unnest("node")
+    exposure = on_node.group_by("cluster", "node").aggregate(
+        node_days=on_node.us.sum() / (DAY_S * 1_000_000)  # integer sum: exact in any order
+    )
+    only = ran_jobs.select(*JOB_KEY, only=ran_jobs.nodes[0], width=ran_jobs.nodes.length())
+    f = failures.filter(is_rf_failure(failures)).join(only, list(JOB_KEY))
+    f = f.select(cluster="cluster", charged=_charged_node(f))
+    per_node = (
+        f.filter(f.charged.notnull())
+        .group_by("cluster", node="charged")
+        .aggregate(failures=ibis._.count())
+    )
+    j = exposure.left_join(per_node, ["cluster", "node"])
+    table = (
+        j.select("cluster", "node", failures=j.failures.fill_null(0), node_days=j.node_days)
+        .order_by("cluster", "node")
+        .to_pyarrow()
+    )
+    unassigned = int(f.filter(f.charged.isnull()).count().to_pyarrow().as_py())
+    return NodeFailures(table, unassigned)

@@ -1,0 +1,72 @@
+"""``gpurel report``: the reliability report as one self-contained HTML page, or Markdown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gpurel.analysis.attribution import AttributionWindow
+from gpurel.analysis.summary import Settings, analyze
+from gpurel.cli.common import (
+    TaxonomyOption,
+    WarehouseOption,
+    console,
+    fail,
+    open_warehouse,
+)
+from gpurel.errors import GpurelError
+from gpurel.report import build_report, render_markdown
+from gpurel.report.build import FORMATS
+from gpurel.units import parse_duration
+
+
+def report(
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Output file (default: report.html; md: stdout)."),
+    ] = None,
+    figures: Annotated[
+        Path | None,
+        typer.Option("--figures", help="Also write every figure as SVG and PNG into this folder."),
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="html (one self-contained page) or md.")
+    ] = "html",
+    cluster: Annotated[str | None, typer.Option(help="Only this cluster.")] = None,
+    before: Annotated[str, typer.Option(help="Attribution window before the job end.")] = "10m",
+    after: Annotated[str, typer.Option(help="Attribution window after the job end.")] = "5m",
+    rf_min_gpus: Annotated[
+        int, typer.Option(help="r_f counts jobs with more GPUs than this (paper: 128).")
+    ] = 128,
+    gpus_per_node: Annotated[int, typer.Option(help="GPUs per node.")] = 8,
+    taxonomy: TaxonomyOption = None,
+    warehouse: WarehouseOption = None,
+) -> None:
+    """Write the reliability report of the warehouse: figures of the paper with their numbers."""
+    if fmt not in FORMATS:
+        raise fail(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+    try:
+        window = AttributionWindow(int(parse_duration(before)), int(parse_duration(after)))
+    except GpurelError as exc:
+        raise fail(str(exc)) from exc
+    settings = Settings(
+        window=window,
+        rf_min_gpus=rf_min_gpus,
+        cluster=cluster,
+        gpus_per_node=gpus_per_node,
+        taxonomy_file=str(taxonomy) if taxonomy else None,
+    )
+    with open_warehouse(warehouse) as store:
+        result = analyze(store, settings)
+    try:
+        if fmt == "md" and out is None:
+            print(render_markdown(result, figures), end="")
+        else:
+            path = build_report(result, out or Path("report.html"), figures, fmt)
+            console.print(f"report: {path}", highlight=False)
+    except OSError as exc:
+        raise fail(f"cannot write the report: {exc}") from exc
+    if figures is not None:
+        console.print(f"figures: {figures}", highlight=False)

@@ -1,0 +1,54 @@
+"""The HTML page: one self-contained file from a Jinja2 template with autoescape on.
+
+Everything from the data (job names, node names, check messages, file names) goes through
+autoescape; the only markup passed through is the figures' SVG, which matplotlib's SVG writer
+escapes itself. A Content-Security-Policy in the page forbids scripts and any network load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import cache
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
+
+from gpurel import __version__
+from gpurel.report.content import Block, Finding
+
+TEMPLATE = "report.html.j2"
+
+
+@cache
+def environment() -> Environment:
+    """The template environment: package templates, autoescape always on, strict names."""
+    return Environment(
+        loader=PackageLoader("gpurel.report", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def render(
+    title: str,
+    subtitle: str,
+    findings: Sequence[Finding],
+    blocks: Sequence[Block],
+    svgs: Mapping[str, str],
+) -> str:
+    """The page; ``svgs`` maps chart names to inline SVG markup."""
+    return (
+        environment()
+        .get_template(TEMPLATE)
+        .render(
+            title=title,
+            subtitle=subtitle,
+            findings=findings,
+            blocks=blocks,
+            svgs={name: Markup(svg) for name, svg in svgs.items()},
+            version=__version__,
+        )
+    )

@@ -1,0 +1,71 @@
+"""The methods section: every setting, assumption and definition the analysis used."""
+
+from __future__ import annotations
+
+import inspect
+from types import ModuleType
+
+from gpurel.analysis import attribution, metrics
+from gpurel.analysis.summary import Analysis
+from gpurel.formatting import number
+from gpurel.report.content import Block, Detail
+
+
+def _definitions(module: ModuleType) -> str:
+    """A module docstring as plain text (reST literals unquoted)."""
+    return inspect.cleandoc(module.__doc__ or "").replace("``", "")
+
+
+def methods(a: Analysis) -> Block:
+    """Settings and assumptions as facts; the code's own definitions as folded text."""
+    s = a.settings
+    tax = s.taxonomy()
+    order = ", ".join(tax.priorities()["category"].to_pylist())
+    versions = ", ".join(f"{name} v{v}" for name, v in sorted(tax.versions.items()))
+    facts = [
+        ("Scope", f"cluster {s.cluster}" if s.cluster else "every cluster in the warehouse"),
+        (
+            "Attribution window",
+            f"[job end − {s.window.before_s} s, job end + {s.window.after_s} s], both edges "
+            "inclusive (paper: [end − 10 min, end + 5 min])",
+        ),
+        (
+            "Choice among candidates",
+            "severity (high, low, info), then category priority, then closeness to the job "
+            "end, then earlier event, then node and check name (a stable tie-break)",
+        ),
+        ("Category priority", order),
+        (
+            "Taxonomy",
+            (versions or "no version")
+            + (f"; extended by {s.taxonomy_file}" if s.taxonomy_file else ""),
+        ),
+        (
+            "r_f",
+            f"attempts of jobs with more than {s.rf_min_gpus} GPUs; failures: NODE_FAIL, or "
+            "FAILED with a high-severity attributed cause; exposure: runtime-days × nodes",
+        ),
+        (
+            "Projection",
+            f"MTTF = 1 / (nodes × r_f), nodes in series, {s.gpus_per_node} GPUs per node",
+        ),
+        ("Projected sizes", ", ".join(f"{g:,}" for g in s.projection_gpus) + " GPUs"),
+        ("Episode merge gap", f"{number(s.merge_gap_s / 60)} min"),
+        ("Nodes listed", f"the {s.top_nodes} with the most episodes"),
+        ("Node-days", a.node_days.method if a.node_days else "none (no data)"),
+        ("Intervals", "95%, exact Poisson (Garwood) for rates and MTTF"),
+        ("Times", "UTC; weeks are ISO weeks starting Monday 00:00 UTC"),
+    ]
+    return Block(
+        "methods",
+        "Methods and assumptions",
+        [
+            "Every number in this report comes from the settings below and the definitions "
+            "quoted from gpurel's code (unfold them)."
+        ],
+        facts,
+        details=[
+            Detail("Definitions of the metrics", _definitions(metrics)),
+            Detail("The attribution rule", _definitions(attribution)),
+        ],
+    )

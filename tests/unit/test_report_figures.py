@@ -1,0 +1,135 @@
+"""Report figures: built headless, deterministic, escaped, fit for inlining; value formatting."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pytest
+from matplotlib.figure import Figure
+from matplotlib.text import Text
+
+from gpurel.report import figures
+from gpurel.formatting import cell, interval, share
+
+HOSTILE = "<script>alert(1)</script>"
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def _projection(rate: float) -> pa.Table:
+    gpus = [8, 1024, 131072]
+    mttf = [24 / (g / 8 * rate) if rate else math.nan for g in gpus]
+    return pa.table(
+        {
+            "gpus": gpus,
+            "nodes": [g // 8 for g in gpus],
+            "mttf_hours": mttf,
+            "mttf_lo_hours": [m / 2 for m in mttf],
+            "mttf_hi_hours": [m * 2 for m in mttf],
+        }
+    )
+
+
+MEASURED = pa.table(
+    {
+        "bucket": [0, 8, 256],
+        "label": ["cpu", "8", "256"],
+        "jobs": [1, 10, 3],
+        "runtime_hours": [5.0, 100.0, 40.0],
+        "failures": [0, 2, 0],
+        "mttf_hours": [None, 50.0, None],
+        "mttf_lo_hours": [1.4, 14.0, 10.8],
+        "mttf_hi_hours": [None, 400.0, None],
+    }
+)
+
+
+def _texts(fig: Figure) -> str:
+    return " ".join(t.get_text() for t in fig.findobj(match=Text) if isinstance(t, Text))
+
+
+def test_paired_shares_state_their_weighting() -> None:
+    fig = figures.paired_shares(["COMPLETED", "FAILED"], [0.75, 0.25], [0.4, 0.6], "States")
+    text = _texts(fig)
+    assert "by job count" in text and "by GPU time" in text and "share of the total (%)" in text
+    assert "75.0%" in text and "60.0%" in text
+
+
+@pytest.mark.parametrize("rate", [0.0065, 0.0])
+def test_mttf_figure_is_log_log_with_or_without_a_projection(rate: float) -> None:
+    fig = figures.mttf_by_size(MEASURED, _projection(rate), "r_f = 6.5 / 1000 node-days")
+    (ax,) = fig.axes
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    labels = ax.get_legend_handles_labels()[1]
+    assert "measured (95% interval)" in labels and "no failure: lower bound" in labels
+    assert ("projection at r_f = 6.5 / 1000 node-days" in labels) == (rate > 0)
+
+
+def test_weekly_episodes_marks_new_checks() -> None:
+    weeks = [T0, T0.replace(day=8)]
+    weekly = pa.table(
+        {
+            "week_start": weeks * 2,
+            "category": ["ib_link", "ib_link", "pcie", "pcie"],
+            "episodes": [1, 0, 2, 3],
+            "per_1000_node_days": [1.0, 0.0, 2.0, 3.0],
+        }
+    )
+    seen = pa.table({"first_seen": [T0, T0.replace(day=9)], "new": [False, True]})
+    fig = figures.weekly_episodes(weekly, seen)
+    (ax,) = fig.axes
+    assert ax.get_legend_handles_labels()[1] == ["pcie", "ib_link"]  # most episodes first
+    assert "1" in _texts(fig)  # the one new check, numbered
+
+
+def test_svg_is_deterministic_escaped_and_inlinable() -> None:
+    draw = lambda: figures.paired_shares([HOSTILE], [1.0], [0.5], "t")  # noqa: E731
+    document = figures.svg(draw(), "fig_x")
+    assert document == figures.svg(draw(), "fig_x")
+    assert HOSTILE not in document and "&lt;script&gt;alert(1)&lt;/script&gt;" in document
+    inline = figures.inline_svg(document, "fig_x")
+    assert inline.startswith("<svg")
+    assert "<?xml" not in inline and "<!DOCTYPE" not in inline and "<metadata" not in inline
+    assert 'id="fig_x-figure_1"' in inline
+    assert "url(#fig_x-" in inline or 'href="#fig_x-' in inline
+
+
+def test_save_writes_svg_and_png(tmp_path) -> None:
+    fig = figures.paired_shares(["a"], [1.0], [1.0], "t")
+    svg_path, png_path = figures.save(fig, "fig_a", tmp_path / "figs")
+    assert svg_path.read_text(encoding="utf-8").lstrip().startswith("<?xml")
+    assert png_path.read_bytes().startswith(b"\x89PNG")
+
+
+def test_category_colors_rank_first_and_keep_unknowns_grey() -> None:
+    colors = figures.category_colors(["unknown", "ib_link", "pcie", *map(str, range(20))])
+    assert colors["unknown"] == figures.GREYS["unknown"]
+    assert colors["ib_link"] == figures.PALETTE[0] and colors["pcie"] == figures.PALETTE[1]
+    assert colors["19"] == figures.GREYS[figures.OTHER]
+
+
+@pytest.mark.parametrize(
+    ("value", "kind", "text"),
+    [
+        (None, "num", "–"),
+        (math.nan, "%", "–"),
+        (0.1234, "%", "12.3%"),
+        (0.0001, "%", "<0.1%"),
+        (1234.5, "num", "1,234"),
+        (0.01234, "num", "0.0123"),
+        (1234, "int", "1,234"),
+        (math.inf, "num", "∞"),
+        (30.0, "h", "30 h"),
+        (T0, "time", "2024-01-01 00:00"),
+        (T0, "date", "2024-01-01"),
+        ("<b>", "text", "<b>"),
+    ],
+)
+def test_cell(value: object, kind: str, text: str) -> None:
+    assert cell(value, kind) == text
+
+
+def test_interval_and_share() -> None:
+    assert interval(6.5, 5.0, 8.25) == "6.5 (95%: 5 – 8.25)"
+    assert share(0.0) == "0.0%"
