@@ -1,8 +1,18 @@
 """The warehouse: canonical tables on an Ibis backend (a DuckDB file by default).
 
+Where the tables live and which engine queries them:
+
+- a DuckDB file (``gpurel.duckdb``): tables in the file, queried by DuckDB;
+- a Parquet directory (``parquet_store``: partitioned by cluster and month), queried by an
+  in-memory DuckDB or by Spark (``engines``), written by gpurel itself;
+- an Ibis connection URL (``duckdb:///x.duckdb``, ``pyspark://``, ``trino://...``): tables in
+  that engine's catalog, under their canonical names (the hidden key column is optional).
+
 Writes are idempotent: each table has a natural key (``schema.KEYS``) folded into a hidden
 ``_key`` column, and a row whose key is already stored replaces it (upsert). Ingesting the
 same file twice therefore changes nothing, and a re-read file with corrected rows updates them.
+Derived tables (``materialize``) are stored in a DuckDB catalog; on other warehouses they live
+in the engine session (cached), for as long as the warehouse is open.
 """
 
 from __future__ import annotations
@@ -15,18 +25,32 @@ import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gpurel import schema
-from gpurel.errors import GpurelError
+from gpurel import engines, parquet_store, schema
+from gpurel.errors import ConfigError, GpurelError
 
 DEFAULT_PATH = "gpurel.duckdb"
 ENV_VAR = "GPUREL_WAREHOUSE"
+DUCKDB_SUFFIXES = (".duckdb", ".db", ".ddb")
 KEY = "_key"
+NUMBERED_JOBS = "jobs with attempt"  # the engine's cache of ``Warehouse.jobs()``
 _SEP = "\x1f"
 
 
 def default_path() -> Path:
     """``$GPUREL_WAREHOUSE`` or ``./gpurel.duckdb``."""
     return Path(os.environ.get(ENV_VAR) or DEFAULT_PATH)
+
+
+def is_parquet_dir(path: Path) -> bool:
+    """An existing directory, or a new path without a DuckDB suffix (.duckdb, .db, .ddb)."""
+    if path.exists():
+        return path.is_dir()
+    return path.suffix.lower() not in DUCKDB_SUFFIXES
+
+
+def stored_schema(name: str) -> pa.Schema:
+    """Canonical table ``name`` as stored: its schema plus the hidden key."""
+    return schema.TABLES[name].append(pa.field(KEY, pa.string(), nullable=False))
 
 
 def _key_column(name: str, table: pa.Table) -> pa.Array:
@@ -53,23 +77,60 @@ def _last_per_key(table: pa.Table) -> pa.Table:
     return table.take(pc.sort_indices(last.column("i_max")))
 
 
-class Warehouse:
-    """Canonical tables in one Ibis backend connection."""
+def _typed(table: ir.Table, target: ibis.Schema) -> ir.Table:
+    """``table`` with the types of ``target`` where the engine reports others.
 
-    def __init__(self, con: ibis.BaseBackend) -> None:
+    E.g. Spark's timestamps, instants in UTC, come back from Ibis without their time zone.
+    """
+    casts = {
+        column: dtype
+        for column, dtype in target.items()
+        if column in table.columns
+        and table[column].type().copy(nullable=True) != dtype.copy(nullable=True)
+    }
+    return table.cast(casts) if casts else table
+
+
+class Warehouse:
+    """Canonical tables in one Ibis backend connection, stored there or in a Parquet directory."""
+
+    def __init__(self, con: ibis.BaseBackend, parquet: Path | None = None) -> None:
         self.con = con
+        self.parquet = parquet
+        self._keep: dict[str, ir.Table] = {}  # what the engine must keep: sources, caches
         self._ensure_tables()
 
     @classmethod
-    def open(cls, path: Path | str | None = None) -> Warehouse:
-        """Open (creating if needed) a DuckDB warehouse file."""
-        target = Path(path) if path is not None else default_path()
-        if target.parent and not target.parent.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
+    def open(cls, target: Path | str | None = None, engine: str | None = None) -> Warehouse:
+        """Open (creating if needed) a DuckDB file, a Parquet directory, or an Ibis URL.
+
+        ``target`` defaults to ``default_path()``; ``is_parquet_dir`` tells a Parquet
+        directory from a DuckDB file. ``engine`` (``engines.choose``) queries a Parquet
+        directory; a DuckDB file needs duckdb, and a URL names its own engine.
+        """
+        if isinstance(target, str) and engines.is_url(target):
+            if engine is not None:
+                raise ConfigError(f"{target}: a warehouse URL names its engine; drop --engine")
+            return cls(engines.connect_url(target))
+        path = Path(target) if target is not None else default_path()
+        name = engines.choose(engine)
+        if is_parquet_dir(path):
+            path.mkdir(parents=True, exist_ok=True)
+            return cls(engines.connect(name), parquet=path)
+        if name != "duckdb":
+            raise ConfigError(
+                f"{path}: a DuckDB file needs the duckdb engine; {name} reads Parquet warehouses"
+            )
+        return cls._duckdb_file(path)
+
+    @classmethod
+    def _duckdb_file(cls, path: Path) -> Warehouse:
+        if path.parent and not path.parent.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            return cls(ibis.duckdb.connect(str(target)))
+            return cls(ibis.duckdb.connect(str(path)))
         except Exception as exc:  # duckdb raises its own IOException family
-            raise GpurelError(f"{target}: cannot open warehouse: {exc}") from exc
+            raise GpurelError(f"{path}: cannot open warehouse: {exc}") from exc
 
     @classmethod
     def in_memory(cls) -> Warehouse:
@@ -77,11 +138,26 @@ class Warehouse:
         return cls(ibis.duckdb.connect())
 
     def _ensure_tables(self) -> None:
+        if self.parquet is not None:
+            for name in schema.TABLES:
+                self._register(name)
+            return
         existing = set(self.con.list_tables())
-        for name, table_schema in schema.TABLES.items():
+        for name in schema.TABLES:
             if name not in existing:
-                stored = table_schema.append(pa.field(KEY, pa.string(), nullable=False))
-                self.con.create_table(name, schema=ibis.schema(stored))
+                self.con.create_table(name, schema=ibis.schema(stored_schema(name)))
+
+    def _register(self, name: str) -> None:
+        """Point the engine's view ``name`` at the table's Parquet files (or an empty table)."""
+        assert self.parquet is not None
+        columns = stored_schema(name).names
+        if parquet_store.data_files(self.parquet, name):
+            directory = parquet_store.table_dir(self.parquet, name)
+            source = self.con.read_parquet(directory, table_name=f"{name}_parquet")
+        else:
+            source = ibis.memtable(stored_schema(name).empty_table())
+        self.con.create_view(name, source.select(*columns), overwrite=True)
+        self._keep[name] = source
 
     def write(self, name: str, table: pa.Table) -> int:
         """Upsert rows into canonical table ``name``; returns the number of rows written."""
@@ -89,30 +165,70 @@ class Warehouse:
             return 0
         rows = schema.conform(name, table)
         rows = _last_per_key(rows.append_column(KEY, _key_column(name, rows)))
-        self.con.upsert(name, rows, on=KEY)
+        if self.parquet is None:
+            self._upsert(name, rows)
+        else:
+            parquet_store.upsert(self.parquet, name, rows, KEY)
+            self._register(name)
+        if name == "jobs":
+            self._keep.pop(NUMBERED_JOBS, None)
         return rows.num_rows
+
+    def _upsert(self, name: str, rows: pa.Table) -> None:
+        try:
+            self.con.upsert(name, rows, on=KEY)
+        except Exception as exc:  # each engine raises its own family
+            raise GpurelError(
+                f"{self.con.name} cannot upsert into {name!r} ({exc}); ingest into a DuckDB "
+                "file or a Parquet warehouse directory instead"
+            ) from exc
 
     def table(self, name: str) -> ir.Table:
         """Canonical table ``name`` as an Ibis expression (without the hidden key)."""
-        return self.con.table(name).drop(KEY)
+        table = self.con.table(name)
+        table = table.drop(KEY) if KEY in table.columns else table
+        return _typed(table, ibis.schema(schema.TABLES[name]))
 
     def jobs(self) -> ir.Table:
-        """``jobs`` with ``attempt``: 1-based rank of each row within its (cluster, job_id)."""
-        jobs = self.table("jobs")
-        order = [jobs.submit_time, jobs.start_time, jobs.end_time]
-        rank = ibis.row_number().over(group_by=[jobs.cluster, jobs.job_id], order_by=order)
-        return jobs.mutate(attempt=(rank + 1).cast("int32"))
+        """``jobs`` with ``attempt``: 1-based rank of each row within its (cluster, job_id).
+
+        Numbered once in the engine and cached there until ``jobs`` is next written: every
+        metric reads it, and the engines would otherwise number every attempt each time.
+        """
+        if NUMBERED_JOBS not in self._keep:
+            jobs = self.table("jobs")
+            order = [jobs.submit_time, jobs.start_time, jobs.end_time]
+            rank = ibis.row_number().over(group_by=[jobs.cluster, jobs.job_id], order_by=order)
+            numbered = jobs.mutate(attempt=(rank + 1).cast("int32"))
+            self._keep[NUMBERED_JOBS] = _typed(numbered.cache(), numbered.schema())
+        return self._keep[NUMBERED_JOBS]
 
     def materialize(self, name: str, expr: ir.Table) -> ir.Table:
-        """Compute a derived table (e.g. ``failures``) in the engine and store it under ``name``."""
+        """Compute a derived table (e.g. ``failures``) in the engine, once, named ``name``.
+
+        Stored in a DuckDB catalog; elsewhere a view of the engine's cache of ``expr``.
+        """
         if name in schema.TABLES:
             raise GpurelError(f"{name!r} is a canonical table; derived tables need another name")
-        return self.con.create_table(name, expr, overwrite=True)
+        if self.parquet is None and self.con.name == "duckdb":
+            return self.con.create_table(name, expr, overwrite=True)
+        # a view first: it registers the in-memory tables of ``expr``, which caching on
+        # PySpark (Ibis 12) does not
+        cached = self.con.create_view(f"{name}_query", expr, overwrite=True).cache()
+        view = self.con.create_view(name, cached, overwrite=True)
+        self._keep[name] = cached
+        return _typed(view, expr.schema())
 
     def counts(self) -> dict[str, int]:
         """Rows per canonical table."""
         return {name: int(self.table(name).count().execute()) for name in schema.TABLES}
 
     def close(self) -> None:
-        """Release the connection (and the file lock)."""
-        self.con.disconnect()
+        """Release the engine's caches and the connection (and the file lock).
+
+        A Spark session is left running: it belongs to the process, shared by every
+        ``getOrCreate``, and ends with it.
+        """
+        self._keep.clear()
+        if self.con.name != "pyspark":
+            self.con.disconnect()

@@ -19,11 +19,14 @@ from playwright.sync_api import Browser, sync_playwright
 
 from gpurel import demo, schema
 from gpurel.analysis.summary import analyze
+from gpurel.ingest import ingest
 from gpurel.report import build_report
+from gpurel.sources.base import ReadOptions
 from gpurel.warehouse import Warehouse
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "tests" / "artifacts"
+HOSTILE_SACCT = REPO / "tests" / "fixtures" / "report" / "hostile_sacct.txt"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -69,7 +72,8 @@ def browser() -> Iterator[Browser]:
 
 
 def add_hostile_rows(warehouse: Warehouse) -> None:
-    """User-controlled text that must show as text: a check, message, node, category, file."""
+    """User-controlled text that must show as text: a check, message, node, category, file,
+    and job names (two failed jobs of ``HOSTILE_SACCT``, named ``SCRIPT`` and ``IMG``)."""
     event = {
         "cluster": demo.CLUSTER,
         "node": BOLD_NODE,
@@ -85,12 +89,20 @@ def add_hostile_rows(warehouse: Warehouse) -> None:
     reject = {"source": IMG, "line": 1, "field": "name", "reason": SCRIPT, "raw": IMG}
     warehouse.write("node_events", pa.Table.from_pylist([event], schema=schema.NODE_EVENTS))
     warehouse.write("rejects", pa.Table.from_pylist([reject], schema=schema.REJECTS))
+    outcomes = ingest(warehouse, [HOSTILE_SACCT], ReadOptions(cluster=demo.CLUSTER, tz="UTC"))
+    assert all(o.ok and not o.rejected for o in outcomes)
 
 
 @pytest.fixture(scope="session")
 def hostile_texts() -> tuple[str, ...]:
     """The user-controlled texts that ``add_hostile_rows`` puts into the warehouse."""
     return (SCRIPT, IMG, BOLD_NODE)
+
+
+@pytest.fixture(scope="session")
+def hostile_job_names() -> tuple[str, ...]:
+    """The job names of ``HOSTILE_SACCT``."""
+    return (SCRIPT, IMG)
 
 
 @pytest.fixture(scope="session")

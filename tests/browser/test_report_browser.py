@@ -1,5 +1,6 @@
 """The demo report in real headless Chromium: no errors, no requests, every figure visible,
-user-controlled text shown as text; a full-page screenshot goes to tests/artifacts/."""
+user-controlled text shown as text; screenshots (the full page, the failures and ETTR
+sections) go to tests/artifacts/."""
 
 from __future__ import annotations
 
@@ -11,15 +12,36 @@ from playwright.sync_api import Browser, Dialog, Page, ViewportSize
 
 VIEWPORT: ViewportSize = {"width": 1280, "height": 900}
 SCREENSHOT = "report_demo_full.png"
+SECTION_SCREENSHOTS = {
+    "failure-causes": "report_demo_failures.png",
+    "ettr-runs": "report_demo_ettr_runs.png",
+    "ettr-design": "report_demo_ettr_design.png",
+}
+FIGURES = [
+    "fig3_job_states",
+    "fig4_failure_causes",
+    "fig5_weekly_episodes",
+    "fig6_job_sizes",
+    "fig7_mttf_by_size",
+    "fig8_lost_goodput",
+    "fig9_ettr_by_size",
+    "fig10_ettr_design_space",
+    "fig11_lemon_signals",
+    "fig_node_episodes",
+]
+LARGEST_FAILURES = "interrupted attempts with the most GPU time"
 
 
 def test_hostile_text_is_escaped_in_the_source(
-    demo_report: Path, hostile_texts: tuple[str, ...]
+    demo_report: Path, hostile_texts: tuple[str, ...], hostile_job_names: tuple[str, ...]
 ) -> None:
     html = demo_report.read_text(encoding="utf-8")
     for text in hostile_texts:
         assert text not in html
         assert str(escape(text)) in html
+    failures = html.split(LARGEST_FAILURES, 1)[1].split("</table>", 1)[0]
+    for name in hostile_job_names:
+        assert f'<td class="text">{escape(name)}</td>' in failures
     assert "<script" not in html.lower()
     assert "<img" not in html.lower()
 
@@ -41,7 +63,9 @@ def _open(browser: Browser, path: Path, seen: dict[str, list[Any]]) -> Page:
 
 def _assert_figures_visible(page: Page) -> None:
     figures = page.locator("figure svg")
-    assert figures.count() == page.locator("figure").count() >= 6
+    ids = [page.locator("figure").nth(i).get_attribute("id") for i in range(figures.count())]
+    assert sorted(ids) == sorted(FIGURES)
+    assert page.locator("figure").count() == len(FIGURES)
     for i in range(figures.count()):
         figure = figures.nth(i)
         figure.scroll_into_view_if_needed()
@@ -52,19 +76,29 @@ def _assert_figures_visible(page: Page) -> None:
 
 
 def test_report_in_chromium(
-    browser: Browser, demo_report: Path, hostile_texts: tuple[str, ...], artifacts: Path
+    browser: Browser,
+    demo_report: Path,
+    hostile_texts: tuple[str, ...],
+    hostile_job_names: tuple[str, ...],
+    artifacts: Path,
 ) -> None:
     seen: dict[str, list[Any]] = {"errors": [], "requests": [], "dialogs": []}
     page = _open(browser, demo_report, seen)
     try:
         _assert_figures_visible(page)
         page.screenshot(path=str(artifacts / SCREENSHOT), full_page=True)
+        for section, name in SECTION_SCREENSHOTS.items():
+            page.locator(f"#{section}").screenshot(path=str(artifacts / name))
         for text in hostile_texts:
             assert page.get_by_text(text, exact=True).first.is_visible()
+        failures = page.locator("table", has_text=LARGEST_FAILURES)
+        for name in hostile_job_names:
+            assert failures.get_by_role("cell", name=name, exact=True).is_visible()
         assert page.locator("img, script, b").count() == 0
     finally:
         page.close()
     assert seen["errors"] == []
     assert seen["dialogs"] == []
     assert seen["requests"] == [demo_report.as_uri()]
-    assert (artifacts / SCREENSHOT).stat().st_size > 0
+    for name in (SCREENSHOT, *SECTION_SCREENSHOTS.values()):
+        assert (artifacts / name).stat().st_size > 0

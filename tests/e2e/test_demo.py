@@ -1,4 +1,5 @@
-"""The demo cluster end to end: ingest, analyze, and find the answers its README states."""
+"""The demo cluster end to end: ingest, analyze, find the answers its README states, and
+write the report."""
 
 from __future__ import annotations
 
@@ -49,6 +50,15 @@ LARGE_ATTEMPTS = [
 ]
 RF_FAILURES = 4
 NODE_DAYS = 40 * 7.0
+# every interrupted attempt, most GPU-hours first: (job_id, attempt, name, GPUs, runtime hours)
+LARGEST_FAILURES = [
+    ("1971", 2, "llm-pretrain", 256, 19 + 7 / 60),
+    ("1971", 1, "llm-pretrain", 256, 12 + 16 / 60),
+    ("2009", 1, "vlm-train", 192, 14 + 25 / 60),
+    ("2022", 1, "rlhf-sweep", 136, 18 + 10 / 60),
+    ("2016", 1, "diffusion-xl", 160, 12 + 48 / 60),
+    ("2021", 1, "moe-ablation", 144, 11.5),
+]
 
 
 @pytest.fixture
@@ -194,6 +204,53 @@ def test_infrastructure_failures(demo_doc: dict[str, Any]) -> None:
     # 1971 (1, 2), 2009, 2016 and the lemon node's 1992 and 2011
     assert (infra["attempts"], infra["infra_attempts"]) == (71, 6)
     assert infra["attempt_share"] == pytest.approx(6 / 71)
+
+
+def test_largest_failures(demo_doc: dict[str, Any]) -> None:
+    rows = demo_doc["largest_failures"]
+    assert len(rows) == 14  # every interrupted attempt: fewer than the 20 listed
+    large = [
+        (r["job_id"], r["attempt"], r["name"], r["n_gpus"], r["runtime_hours"]) for r in rows[:6]
+    ]
+    assert large == [(*key, pytest.approx(hours)) for *key, hours in LARGEST_FAILURES]
+    assert [r["gpu_hours"] for r in rows] == sorted((r["gpu_hours"] for r in rows), reverse=True)
+    top = rows[0]
+    assert (top["user"], top["account"], top["partition"], top["state"]) == (
+        "mia",
+        "llm",
+        "gpu",
+        "FAILED",
+    )
+    assert (top["category"], top["domain"], top["check"], top["node"]) == (
+        "gpu_memory",
+        "hardware",
+        "nvidia smi ecc_uncorrected",
+        "gpu005",
+    )
+    assert top["gpu_hours"] == pytest.approx(256 * (19 + 7 / 60))
+    unattributed = rows[4]
+    assert (unattributed["category"], unattributed["check"], unattributed["node"]) == (
+        "unattributed",
+        None,
+        None,
+    )
+
+
+def test_demo_writes_the_report(tmp_path: Path, gpurel: Callable[..., Result]) -> None:
+    warehouse = tmp_path / "demo" / "gpurel.duckdb"
+    result = gpurel("demo", "--week", "--dir", warehouse.parent)
+    assert result.exit_code == 0, result.output
+    assert "Largest interrupted attempts" in result.stdout
+    report = warehouse.parent / "report.html"
+    assert "report: " in result.stdout and report.name in result.stdout
+    page = report.read_text("utf-8")
+    assert "<title>Reliability report: demo</title>" in page
+    failures = page.split("interrupted attempts with the most GPU time", 1)[1]
+    failures = failures.split("</table>", 1)[0]
+    for _, _, name, _, _ in LARGEST_FAILURES:
+        assert f'<td class="text">{name}</td>' in failures
+    for figure in ("fig9_ettr_by_size", "fig10_ettr_design_space"):
+        assert f'<figure id="{figure}">' in page
 
 
 def test_episodes(demo_doc: dict[str, Any]) -> None:

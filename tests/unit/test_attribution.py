@@ -249,6 +249,18 @@ def test_attempts_without_candidates(con: ibis.BaseBackend) -> None:
         assert row["severity"] is row["check"] is row["node"] is row["event_time"] is None
 
 
+def test_scheduler_heartbeat_loss_is_not_a_cause(con: ibis.BaseBackend) -> None:
+    """Slurm's own "Not responding" record (evidence = false) leaves a NODE_FAIL unattributed."""
+    jobs = [job("1", state="NODE_FAIL")]
+    events = [event(-30, "n1", "node_unresponsive", check="slurm_state:DOWN")]
+    (row,) = attributed(con, jobs, events)
+    assert (row["category"], row["attributed"], row["n_candidates"]) == ("unattributed", False, 0)
+    assert python_reference(jobs, events, PRIORITY)[0]["category"] == "unattributed"
+    events.append(event(-20, "n2", "gpu_memory"))
+    (row,) = attributed(con, jobs, events)
+    assert (row["category"], row["n_candidates"]) == ("gpu_memory", 1)
+
+
 def test_requeued_attempts_are_attributed_separately(con: ibis.BaseBackend) -> None:
     jobs = [
         job("7", 1, nodes=("n1",), start=-7200, end=0),

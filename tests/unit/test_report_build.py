@@ -4,18 +4,22 @@ references, the Markdown summary and the ``gpurel report`` command."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from markupsafe import escape
 from typer.testing import CliRunner
 
 from gpurel import demo
+from gpurel.analysis.runs import Checkpointing
 from gpurel.analysis.summary import Analysis, analyze
 from gpurel.cli.app import app
 from gpurel.errors import ConfigError
 from gpurel.ingest import ingest
 from gpurel.report import build_report, render_html, render_markdown
-from gpurel.report.sections import blocks
+from gpurel.report.markdown import escape_cell as markdown_cell
+from gpurel.report.sections import blocks, design_space
 from gpurel.sources.base import ReadOptions
 from gpurel.warehouse import Warehouse
 
@@ -29,16 +33,30 @@ ALL_SECTIONS = [
     "over-time",
     "job-sizes",
     "mttf",
+    "ettr-runs",
+    "ettr-design",
+    "lost-goodput",
     "node-episodes",
+    "lemon-nodes",
     "methods",
 ]
-JOB_FIGURES = ("fig3_job_states", "fig4_failure_causes", "fig6_job_sizes", "fig7_mttf_by_size")
-EVENT_FIGURES = ("fig5_weekly_episodes", "fig_node_episodes")
+JOB_FIGURES = (
+    "fig3_job_states",
+    "fig4_failure_causes",
+    "fig6_job_sizes",
+    "fig7_mttf_by_size",
+    "fig8_lost_goodput",
+    "fig9_ettr_by_size",
+    "fig10_ettr_design_space",
+)
+EVENT_FIGURES = ("fig5_weekly_episodes", "fig_node_episodes", "fig11_lemon_signals")
 REMOTE = re.compile(
     r"""(?:\b(?:src|href|xlink:href|action|poster|data)\s*=\s*["']?\s*(?:https?:)?//)"""
     r"""|@import|url\(\s*["']?\s*(?:https?:)?//""",
     re.IGNORECASE,
 )
+HOSTILE_SACCT = FIXTURES / "report" / "hostile_sacct.txt"  # job names with markup
+HOSTILE_NAMES = ("<script>alert(1)</script>", '"><img src=x onerror=alert(1)>')
 
 
 def _analysis(paths: list[Path], options: ReadOptions) -> Analysis:
@@ -73,6 +91,12 @@ def fixtures_analysis() -> Analysis:
 
 
 @pytest.fixture(scope="module")
+def hostile() -> Analysis:
+    """Two failed jobs whose names are markup."""
+    return _analysis([HOSTILE_SACCT], ReadOptions(tz="UTC"))
+
+
+@pytest.fixture(scope="module")
 def empty() -> Analysis:
     return analyze(Warehouse.in_memory())
 
@@ -82,7 +106,13 @@ def _ids(a: Analysis) -> list[str]:
 
 
 def test_events_only_leaves_out_the_job_sections(events_only: Analysis) -> None:
-    assert _ids(events_only) == ["overview", "over-time", "node-episodes", "methods"]
+    assert _ids(events_only) == [
+        "overview",
+        "over-time",
+        "node-episodes",
+        "lemon-nodes",
+        "methods",
+    ]
     page = render_html(events_only)
     for name in EVENT_FIGURES:
         assert f'<figure id="{name}">' in page
@@ -101,6 +131,51 @@ def test_jobs_and_events_show_every_section(demo_analysis: Analysis) -> None:
     assert page.count("<svg") == len(JOB_FIGURES) + len(EVENT_FIGURES)
     assert "19.7" in page  # r_f of the demo, per 1000 node-days
     assert "by GPU time" in page and "by attempt count" in page
+    assert "The 14 interrupted attempts with the most GPU time" in page
+    assert page.index("llm-pretrain") < page.index("vlm-train") < page.index("diffusion-xl")
+
+
+def test_ettr_sections_at_the_measured_rate(demo_analysis: Analysis) -> None:
+    page = render_html(demo_analysis)
+    assert "at r_f = 19.7 / 1000 node-days" in page  # Fig. 9's expected line
+    assert "the measured r_f = 19.7 per 1000 node-days" in page  # Fig. 10
+    assert "an illustrative write time w_cp = 30 s" in page  # the analysis assumes w_cp = 0
+    assert "Exact renewal form" in page and "Paper Fig. 9." in page and "Paper Fig. 10." in page
+    assert "60 min (assumed)" in page
+
+
+def test_design_space_uses_an_assumed_write_time(demo_analysis: Analysis) -> None:
+    settings = replace(demo_analysis.settings, checkpointing=Checkpointing(write_s=60.0))
+    space = design_space(replace(demo_analysis, settings=settings))
+    assert space.write_s == 60.0 and space.write_label == "w_cp = 60 s"
+    assert space.rf == demo_analysis.node_failure_rate.per_node_day
+    optimal = space.optimal_s(16_384)  # sqrt(2 w_cp / λ), λ = 2048 nodes × r_f per second
+    assert optimal == pytest.approx((2 * 60 / (2048 * space.rf / 86_400)) ** 0.5)
+
+
+def test_ettr_without_a_measured_rate(fixtures_analysis: Analysis) -> None:
+    """One long run but no large job: measured ETTR alone, the design space at the paper's r_f."""
+    assert {"ettr-runs", "ettr-design"} <= set(_ids(fixtures_analysis))
+    page = render_html(fixtures_analysis)
+    assert "No expected ETTR: r_f is not measured." in page
+    assert "6.5 per 1000 node-days, the paper&#39;s RSC-1 rate" in page
+    assert "no attempt of a job with more than 128 GPUs ran" in page
+    assert design_space(fixtures_analysis).rf == 6.5 / 1000
+
+
+def test_job_names_are_escaped_in_the_failure_table(hostile: Analysis) -> None:
+    assert hostile.largest_failures["name"].to_pylist() == list(HOSTILE_NAMES)
+    page = render_html(hostile)
+    for name in HOSTILE_NAMES:
+        assert name not in page
+        assert f'<td class="text">{escape(name)}</td>' in page
+    assert "<script" not in page and "<img" not in page
+
+
+def test_markdown_escapes_markup_from_the_data(hostile: Analysis) -> None:
+    text = render_markdown(hostile)
+    assert "<script" not in text and "<img" not in text
+    assert markdown_cell("a|b <i>x</i>") == "a\\|b &lt;i&gt;x&lt;/i&gt;"
 
 
 def test_rejected_rows_are_listed_with_their_reason(fixtures_analysis: Analysis) -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-from gpurel.report import figures
 from gpurel.formatting import cell, interval, share
+from gpurel.report import figures
 
 HOSTILE = "<script>alert(1)</script>"
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -64,6 +65,49 @@ def test_mttf_figure_is_log_log_with_or_without_a_projection(rate: float) -> Non
     labels = ax.get_legend_handles_labels()[1]
     assert "measured (95% interval)" in labels and "no failure: lower bound" in labels
     assert ("projection at r_f = 6.5 / 1000 node-days" in labels) == (rate > 0)
+
+
+RUN_ETTR = pa.table(
+    {
+        "bucket": [16, 256],
+        "runs": [2, 1],
+        **{
+            f"{prefix}_{stat}": [0.99, value]
+            for prefix in ("ettr", "ettr_attributed")
+            for stat, value in (("mean", 0.93), ("q25", 0.93), ("q75", 0.95))
+        },
+    }
+)
+EXPECTED = pa.table(
+    {"gpus": [8, 16, 32], "ettr": [0.99, 0.98, 0.96], "ettr_lo": [0.98, 0.97, 0.93]}
+).append_column("ettr_hi", pa.array([1.0, 0.99, 0.98]))
+
+
+@pytest.mark.parametrize("expected", [EXPECTED, None])
+def test_ettr_by_size_shows_both_variants(expected: pa.Table | None) -> None:
+    fig = figures.ettr_by_size(RUN_ETTR, expected, "r_f = 6.5 / 1000 node-days")
+    (ax,) = fig.axes
+    assert ax.get_xscale() == "log"
+    labels = ax.get_legend_handles_labels()[1]
+    assert "every interruption counted (lower bound)" in labels
+    assert "infrastructure interruptions only" in labels
+    assert ("expected at r_f = 6.5 / 1000 node-days" in labels) == (expected is not None)
+    assert "2 runs" in _texts(fig) and "1 run" in _texts(fig)
+    assert ax.get_ylim()[0] <= 0.93
+
+
+def test_ettr_design_space_has_the_target_contour_and_the_optimal_line() -> None:
+    minutes, gpus = np.geomspace(1, 1000, 20), np.geomspace(8, 2**17, 30)
+    ettr = 1 - np.outer(gpus, minutes) / (gpus.max() * minutes.max())  # 0..1, crosses 0.9
+    fig = figures.ettr_design_space(minutes, gpus, ettr, 600 / np.sqrt(gpus), 60, "w_cp = 30 s")
+    ax, _colorbar = fig.axes
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    labels = ax.get_legend().get_texts()
+    assert [t.get_text() for t in labels] == [
+        "ETTR = 0.9",
+        "Young/Daly optimal interval √(2 w_cp / λ), w_cp = 30 s",
+        "assumed interval, 60 min",
+    ]
 
 
 def test_weekly_episodes_marks_new_checks() -> None:

@@ -1,4 +1,5 @@
-"""Engine-side helpers of the report: first appearance of checks, infrastructure share."""
+"""Engine-side helpers of the report: first appearance of checks, infrastructure share,
+the largest interrupted attempts."""
 
 from __future__ import annotations
 
@@ -46,6 +47,10 @@ def job(job_id: str, state: str, gpus: int, hours: float, nodes: list[str]) -> d
         "start_time": T0,
         "end_time": h(hours),
         "source": "test",
+        "name": f"train-{job_id}",
+        "user": "alice",
+        "account": "ml",
+        "partition": "gpu",
     }
 
 
@@ -101,3 +106,30 @@ def test_infra_failure_share_without_jobs() -> None:
     failures = attribute(jobs, _events([]), taxonomy.default().priorities())
     share = metrics.infra_failure_share(jobs, failures)
     assert share["attempts"] == 0 and share["gpu_hours_share"] is None
+
+
+def test_largest_failures() -> None:
+    jobs = ibis.memtable(
+        pa.Table.from_pylist(
+            [
+                job("1", "COMPLETED", 64, 10, ["n1"]),  # not interrupted
+                job("2", "NODE_FAIL", 16, 5, ["n2", "n3"]),  # 80 GPU-hours
+                job("4", "FAILED", 8, 5, ["n5"]),  # 40 GPU-hours, ib_link at its end
+                job("3", "FAILED", 8, 5, ["n4"]),  # 40 GPU-hours: ties go by job id
+            ]
+        )
+    )
+    failures = attribute(jobs, _events([event("n5", 5, "ibstat")]), taxonomy.default().priorities())
+    rows = metrics.largest_failures(jobs, failures, n=3).to_pylist()
+    assert [(r["job_id"], r["gpu_hours"], r["runtime_hours"]) for r in rows] == [
+        ("2", 80, 5),
+        ("3", 40, 5),
+        ("4", 40, 5),
+    ]
+    assert (rows[0]["name"], rows[0]["user"], rows[0]["category"]) == (
+        "train-2",
+        "alice",
+        "unattributed",
+    )
+    assert (rows[2]["category"], rows[2]["check"], rows[2]["node"]) == ("ib_link", "ibstat", "n5")
+    assert [r["job_id"] for r in metrics.largest_failures(jobs, failures, n=1).to_pylist()] == ["2"]

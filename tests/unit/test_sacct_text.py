@@ -324,3 +324,75 @@ def test_fuzz_sacct_like_rows(tmp_path: Path, rows: list[list[str]], trailing: b
     result = sacct_text.read(path, ReadOptions(tz="UTC"))
     lines = [line for line in text.split("\n")[1:] if line.strip()]
     assert result.kept + result.rejects.num_rows == len(lines)
+
+
+def _same(a: ReadResult, b: ReadResult) -> None:
+    for name in ("jobs", "steps"):
+        assert a.tables[name].equals(b.tables[name])
+    assert a.rejects.equals(b.rejects)
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("malformed.txt", {}),
+        ("parsable2_header.txt", {"tz": "Europe/Amsterdam"}),
+        ("snowman_noheader.txt", {"fields": ("JobID", "State", "NodeList", "Start", "End")}),
+    ],
+)
+def test_small_blocks_read_like_one_block(
+    monkeypatch: pytest.MonkeyPatch, name: str, options: dict[str, Any]
+) -> None:
+    """Blocks read in parallel number their lines and order their rows as one block does."""
+    whole = _read(FIXTURES / name, **{"tz": "UTC", **options})
+    for block_bytes in (1, 100):
+        monkeypatch.setattr(sacct_text, "_BLOCK_BYTES", block_bytes)
+        _same(whole, _read(FIXTURES / name, **{"tz": "UTC", **options}))
+
+
+def test_lone_carriage_return_stays_in_its_field(tmp_path: Path) -> None:
+    result = _read(_write(tmp_path, "JobID|JobName|State\r\n1|a\rb|COMPLETED\r\n2|c|FAILED\n"))
+    assert result.tables["jobs"]["name"].to_pylist() == ["a\rb", "c"]
+    assert result.rejects.num_rows == 0
+
+
+def test_multibyte_delimiter_when_no_byte_can_stand_in(tmp_path: Path) -> None:
+    name = "".join(map(chr, [*range(1, 9), *range(14, 32)]))  # every stand-in byte is taken
+    result = _read(_write(tmp_path, f"JobID☃JobName☃State\n1☃{name}☃COMPLETED\n"))
+    assert result.tables["jobs"]["name"].to_pylist() == [name]
+
+
+def test_parsable_rows_with_a_filled_extra_field_are_rejected(tmp_path: Path) -> None:
+    text = "JobID|State|\n1|COMPLETED|\n2|FAILED|x\n3|FAILED|\n4|FAILED\n5|FAILED|\n"
+    result = _read(_write(tmp_path, text))
+    assert [r["job_id"] for r in result.tables["jobs"].to_pylist()] == ["1", "3", "4", "5"]
+    rejects = [(r["line"], r["field"], r["reason"]) for r in result.rejects.to_pylist()]
+    assert rejects == [(3, None, "wrong field count: 3 fields, expected 2")]
+
+
+def test_repeated_header_of_another_width_and_a_newline_delimiter(tmp_path: Path) -> None:
+    result = _read(_write(tmp_path, "JobID|State|\n1|COMPLETED\nJobID|State|\n"))
+    rejects = [(r["line"], r["field"], r["reason"]) for r in result.rejects.to_pylist()]
+    assert (result.rows("jobs"), rejects) == (1, [(3, None, "repeated header line")])
+    lines = _read(_write(tmp_path, "1\n2.batch\n"), fields=("JobID",), delimiter="\n")
+    assert (lines.rows("jobs"), lines.rows("steps"), lines.rejects.num_rows) == (1, 1, 0)
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.lists(st.sampled_from(VALUES) | st.text(PRINTABLE, max_size=5), min_size=9, max_size=13),
+        max_size=8,
+    ),
+    st.sampled_from(["\n", "\r\n"]),
+    st.integers(min_value=1, max_value=200),
+)
+def test_fuzz_blocks_agree(
+    tmp_path: Path, rows: list[list[str]], newline: str, block_bytes: int
+) -> None:
+    text = newline.join([HEADER, *("|".join(r) for r in rows)])
+    path = _write(tmp_path, text)
+    whole = sacct_text.read(path, ReadOptions(tz="UTC"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sacct_text, "_BLOCK_BYTES", block_bytes)
+        _same(whole, sacct_text.read(path, ReadOptions(tz="UTC")))

@@ -177,3 +177,18 @@ def test_resolve_zone() -> None:
     assert sv.resolve_zone("+05:30") == "+05:30"
     with pytest.raises(ConfigError, match="unknown time zone"):
         sv.resolve_zone("Mars/Olympus")
+
+
+def test_times_reject_a_second_that_strptime_would_roll_over() -> None:
+    times, bad = sv.parse_times(_strings("2023-01-01T10:59:60", "2024-02-29T10:59:59"), "UTC")
+    assert times.to_pylist() == [None, _utc(2024, 2, 29, 10, 59, 59)]
+    assert bad.to_pylist() == [True, False]
+
+
+def test_converters_read_sliced_and_large_string_arrays() -> None:
+    values = _strings("x", "2024-01-01T00:00:00", None, "1-00:00:01").slice(1)
+    assert sv.parse_times(values, "UTC")[0].to_pylist() == [_utc(2024, 1, 1, 0, 0), None, None]
+    assert sv.parse_durations(values)[0].to_pylist() == [None, None, 86401]
+    large = pa.array(["2024-01-01T00:00:00", "05:10"], pa.large_string())
+    assert sv.parse_times(large, "UTC")[0].to_pylist() == [_utc(2024, 1, 1, 0, 0), None]
+    assert sv.parse_durations(large)[0].to_pylist() == [None, 310]

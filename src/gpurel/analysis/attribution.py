@@ -31,9 +31,9 @@ Everything runs in the engine through portable Ibis expressions (range join, win
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import ibis
@@ -43,6 +43,7 @@ import pyarrow as pa
 from gpurel.schema import INTERRUPTING_STATES, Domain, JobState, Result, Severity
 
 JOB_KEY = ("cluster", "job_id", "attempt")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 INTERRUPTING = [s.value for s in INTERRUPTING_STATES]
 
 UNATTRIBUTED = "unattributed"  # category of a NODE_FAIL without candidate
@@ -77,6 +78,17 @@ def seconds_between(start: ir.TimestampValue, end: ir.TimestampValue) -> ir.Floa
     return end.delta(start, unit="microsecond") / 1_000_000
 
 
+def time_bucket(time: ir.TimestampValue, width_us: int) -> ir.IntegerValue:
+    """Start of the ``width_us``-microsecond bucket holding ``time`` (exact integers)."""
+    us = time.delta(ibis.literal(EPOCH), unit="microsecond")
+    return us - us % width_us
+
+
+def first_node(nodes: ir.ArrayValue) -> ir.StringValue:
+    """The first node of the list, null if empty (Spark's ANSI mode fails on a missing index)."""
+    return ibis.cases((nodes.length() > 0, nodes[0]), else_=ibis.null("string"))
+
+
 def ran(jobs: ir.Table) -> ir.BooleanValue:
     """The attempt actually ran: it has a start and ended after it."""
     return jobs.start_time.notnull() & jobs.end_time.notnull() & (jobs.end_time > jobs.start_time)
@@ -103,14 +115,32 @@ def candidates(
     priorities: ir.Table | pa.Table,
     window: AttributionWindow = AttributionWindow(),
 ) -> ir.Table:
-    """Every (interrupted attempt, failing event on one of its nodes within the window) pair."""
+    """Every (interrupted attempt, failing event on one of its nodes within the window) pair.
+
+    A hash join on (cluster, node, time bucket) with the window as a filter: buckets as wide
+    as the window, so each attempt meets its node's events of at most two buckets, and the
+    work grows with the number of records, not with the square of the records per node.
+
+    Events of categories the taxonomy marks ``evidence = false`` (the scheduler's own
+    "Not responding") are never candidates.
+    """
+    before, after = ibis.interval(seconds=window.before_s), ibis.interval(seconds=window.after_s)
+    width = max(window.before_s + window.after_s, 1) * 1_000_000
+    attempts = interrupted(jobs).select(*JOB_KEY, "state", "end_time", node="nodes").unnest("node")
     attempts = (
-        interrupted(jobs)
-        .select(*JOB_KEY, "state", "end_time", node="nodes")
-        .unnest("node")
+        attempts.mutate(
+            bucket=ibis.array(
+                [
+                    time_bucket(attempts.end_time - before, width),
+                    time_bucket(attempts.end_time + after, width),
+                ]
+            )
+        )
+        .unnest("bucket")
         .distinct()
     )
-    failing = events.filter(events.result == Result.FAIL.value).select(
+    failing = events.filter(events.result == Result.FAIL.value)
+    failing = failing.select(
         "cluster",
         "node",
         "check",
@@ -121,17 +151,22 @@ def candidates(
         "xid",
         "message",
         event_time="time",
+        bucket=time_bucket(failing.time, width),
     )
+    ranking = as_table(priorities)
+    if "evidence" in ranking.columns:
+        failing = failing.anti_join(ranking.filter(~ranking.evidence), "category")
     pairs = attempts.join(
         failing,
         [
             attempts.cluster == failing.cluster,
             attempts.node == failing.node,
-            failing.event_time >= attempts.end_time - ibis.interval(seconds=window.before_s),
-            failing.event_time <= attempts.end_time + ibis.interval(seconds=window.after_s),
+            attempts.bucket == failing.bucket,
+            failing.event_time >= attempts.end_time - before,
+            failing.event_time <= attempts.end_time + after,
         ],
     )
-    ranks = as_table(priorities).select("category", rank="priority")
+    ranks = ranking.select("category", rank="priority")
     with_priority = pairs.left_join(ranks, pairs.category == ranks.category)
     return with_priority.select(
         *JOB_KEY,
@@ -187,11 +222,20 @@ def attribute(
     window: AttributionWindow = AttributionWindow(),
 ) -> ir.Table:
     """The ``failures`` table: one row per interrupted attempt with its most likely cause."""
+    return _attributed(jobs, candidates(jobs, events, priorities, window))
+
+
+def _within(c: ir.Table, window: AttributionWindow) -> ir.Table:
+    """The candidates of a narrower window than the one ``c`` was found in."""
+    before, after = ibis.interval(seconds=window.before_s), ibis.interval(seconds=window.after_s)
+    return c.filter(c.event_time >= c.end_time - before, c.event_time <= c.end_time + after)
+
+
+def _attributed(jobs: ir.Table, found: ir.Table) -> ir.Table:
+    """``attribute`` given the candidates ``found``."""
     base = interrupted(jobs)
     base = base.select(*_ATTEMPT, runtime_s=runtime_s(base))
-    chosen = _chosen(candidates(jobs, events, priorities, window)).rename(
-        {f"c_{k}": k for k in JOB_KEY}
-    )
+    chosen = _chosen(found).rename({f"c_{k}": k for k in JOB_KEY})
     j = base.left_join(chosen, [base[k] == chosen[f"c_{k}"] for k in JOB_KEY])
     n = j.n_candidates.fill_null(0)
     return j.select(
@@ -219,10 +263,16 @@ def window_sensitivity(
         AttributionWindow(1200, 600),
     ),
 ) -> pa.Table:
-    """Attributed share of interrupted attempts (all, and NODE_FAIL only) for each window."""
+    """Attributed share of interrupted attempts (all, and NODE_FAIL only) for each window.
+
+    The candidates are found once, in a window spanning all of them, and narrowed per window.
+    """
+    windows = tuple(windows)
+    widest = AttributionWindow(max(w.before_s for w in windows), max(w.after_s for w in windows))
+    found = candidates(jobs, events, priorities, widest)
     parts = []
     for w in windows:
-        f = attribute(jobs, events, priorities, w)
+        f = _attributed(jobs, _within(found, w))
         node_fail = f.state == JobState.NODE_FAIL.value
         counts = f.aggregate(
             interrupted=f.count(),
@@ -255,10 +305,13 @@ def _ran(job: dict[str, Any]) -> bool:
     return start is not None and end is not None and end > start
 
 
-def _is_candidate(job: dict[str, Any], ev: dict[str, Any], window: AttributionWindow) -> bool:
+def _is_candidate(
+    job: dict[str, Any], ev: dict[str, Any], window: AttributionWindow, not_evidence: Set[str]
+) -> bool:
     end = job["end_time"]
     return (
         ev["result"] == Result.FAIL.value
+        and ev["category"] not in not_evidence
         and ev["cluster"] == job["cluster"]
         and ev["node"] in (job["nodes"] or ())
         and end - timedelta(seconds=window.before_s)
@@ -301,12 +354,13 @@ def python_reference(
     events: list[dict[str, Any]],
     priorities: dict[str, int],
     window: AttributionWindow = AttributionWindow(),
+    not_evidence: Set[str] = frozenset({"node_unresponsive"}),
 ) -> list[dict[str, Any]]:
     """``attribute`` in plain Python over lists of row dicts; rows sorted by the job key."""
     rows = []
     for job in jobs:
         if job["state"] not in INTERRUPTING or not _ran(job):
             continue
-        found = [ev for ev in events if _is_candidate(job, ev, window)]
+        found = [ev for ev in events if _is_candidate(job, ev, window, not_evidence)]
         rows.append(_reference_row(job, found, priorities))
     return sorted(rows, key=lambda r: tuple(r[k] for k in JOB_KEY))

@@ -271,26 +271,30 @@ def node_days(
 
 # --- failure episodes -------------------------------------------------------------------------
 
-EPISODE_KEY = ("cluster", "node", "check", "category", "domain")
+EPISODE_KEY = ("cluster", "node", "category", "domain")
 
 
 def _by_record(t: ir.Table, **frame: Any) -> ir.Value:
-    """A window over the records of one (cluster, node, check, category, domain)."""
+    """A window over the failing records of one (cluster, node, category, domain)."""
     return ibis.window(group_by=[t[k] for k in EPISODE_KEY], **frame)
 
 
 def episodes(events: ir.Table, merge_gap_s: int = 3600) -> ir.Table:
-    """Failure episodes: failing records of one (cluster, node, check) merged across small gaps.
+    """Failure episodes: failing records of one (cluster, node, category) merged across gaps.
 
     A record spans ``[time, end_time]`` (just ``time`` without ``end_time``). Records are taken
     in time order; one starting more than ``merge_gap_s`` after the latest end so far starts a
-    new episode, so a node failing the 5-minute check for hours is one episode. Records of one
-    check that map to different categories (e.g. XID codes of one kernel-log check) are kept
-    apart. Columns: the key, ``start``, ``end``, ``records``.
+    new episode, so a node failing the 5-minute check for hours is one episode, and so is one
+    fault seen by overlapping checks of one category (GCM's check and Slurm's drain reason;
+    PAPER.md §2: overlapping checks catch the same fault 37-57% of the time). Records of one
+    check that map to different categories (e.g. XID codes) are kept apart. Columns: the key,
+    ``check`` (the first record's), ``checks`` (distinct checks), ``start``, ``end``,
+    ``records``.
     """
     f = events.filter(events.result == Result.FAIL.value)
     f = f.select(
         *EPISODE_KEY,
+        "check",
         "time",
         span_end=ibis.greatest(f.time, f.end_time.fill_null(f.time)),
     )
@@ -299,8 +303,13 @@ def episodes(events: ir.Table, merge_gap_s: int = 3600) -> ir.Table:
     gap = ibis.interval(seconds=merge_gap_s)
     f = f.mutate(new=ibis.cases((latest.isnull() | (f.time > latest + gap), 1), else_=0))
     f = f.mutate(episode=f.new.sum().over(_by_record(f, order_by=f.seq, rows=(None, 0))))
+    f = f.mutate(first_check=ibis.cases((f.new == 1, f.check), else_=ibis.null("string")))
     return f.group_by(*EPISODE_KEY, "episode").aggregate(
-        start=f.time.min(), end=f.span_end.max(), records=f.count()
+        check=f.first_check.max(),
+        checks=f.check.nunique(),
+        start=f.time.min(),
+        end=f.span_end.max(),
+        records=f.count(),
     )
 
 
@@ -481,3 +490,32 @@ def infra_failure_share(jobs: ir.Table, failures: ir.Table) -> dict[str, Any]:
         "attempt_share": infra_attempts / attempts if attempts else None,
         "gpu_hours_share": infra_hours / hours if hours else None,
     }
+
+
+def largest_failures(jobs: ir.Table, failures: ir.Table, n: int = 20) -> pa.Table:
+    """The ``n`` interrupted attempts with the most GPU time, with who ran them and the cause."""
+    key = ("cluster", "job_id", "attempt")
+    who = jobs.select(*key, "name", "user", "account", "partition")
+    f = failures.mutate(gpu_hours=gpu_hours(failures), runtime_hours=failures.runtime_s / HOUR_S)
+    top = f.order_by(ibis.desc("gpu_hours"), *key).limit(n)
+    j = top.left_join(who, list(key))
+    return (
+        j.select(
+            *key,
+            "name",
+            "user",
+            "account",
+            "partition",
+            "n_gpus",
+            "end_time",
+            "runtime_hours",
+            "gpu_hours",
+            "state",
+            "category",
+            "domain",
+            "check",
+            "node",
+        )
+        .order_by(ibis.desc("gpu_hours"), *key)
+        .to_pyarrow()
+    )

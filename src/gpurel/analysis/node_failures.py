@@ -21,7 +21,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from gpurel.analysis.attribution import JOB_KEY, ran
+from gpurel.analysis.attribution import JOB_KEY, first_node, ran
 from gpurel.analysis.metrics import DAY_S, is_rf_failure
 
 
@@ -47,7 +47,7 @@ def node_failures(jobs: ir.Table, failures: ir.Table, min_gpus: int = 0) -> Node
     exposure = on_node.group_by("cluster", "node").aggregate(
         node_days=on_node.us.sum() / (DAY_S * 1_000_000)  # integer sum: exact in any order
     )
-    only = ran_jobs.select(*JOB_KEY, only=ran_jobs.nodes[0], width=ran_jobs.nodes.length())
+    only = ran_jobs.select(*JOB_KEY, only=first_node(ran_jobs.nodes), width=ran_jobs.nodes.length())
     f = failures.filter(is_rf_failure(failures)).join(only, list(JOB_KEY))
     f = f.select(cluster="cluster", charged=_charged_node(f))
     per_node = (

@@ -210,16 +210,27 @@ def attempts_in_runs(
     )
 
 
+def _job_keys(a: ir.Table) -> ir.ArrayValue:
+    """``job_id#attempt`` of a run's attempts in start order.
+
+    Sorted structs rather than an ordered ``collect``, which Spark cannot do.
+    """
+    key = a.job_id.concat("#", a.attempt.cast("string"))
+    entry = ibis.struct(
+        {"start": a.start_time, "job_id": a.job_id, "attempt": a.attempt, "key": key}
+    )
+    return entry.collect().sort().map(lambda e: e.key)
+
+
 def runs(
     jobs: ir.Table, failures: ir.Table, gap_s: int = 3600, ckpt: Checkpointing | None = None
 ) -> ir.Table:
     """One row per job run with its attempts, W, Q, U, R and ETTR (both variants)."""
     a = attempts_in_runs(jobs, failures, gap_s, ckpt)
-    key = a.job_id.concat("#", a.attempt.cast("string"))
     r = a.group_by(*RUN_KEY).aggregate(
         attempts=a.count(),
         jobs=a.job_id.nunique(),
-        job_keys=key.collect(order_by=[a.start_time, a.job_id, a.attempt]),
+        job_keys=_job_keys(a),
         n_gpus=a.n_gpus.max(),
         qos=a.run_qos.max(),
         first_submit=a.submit_time.fill_null(a.start_time).min(),

@@ -12,13 +12,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from gpurel import taxonomy
-from gpurel.analysis import metrics, runs, timeline
+from gpurel.analysis import goodput, lemons, metrics, runs, timeline
 from gpurel.analysis.attribution import AttributionWindow, attribute, window_sensitivity
 from gpurel.analysis.node_failures import node_failures
 from gpurel.models.dispersion import DispersionTest, dispersion_test
@@ -43,6 +44,8 @@ class Settings:
     taxonomy_file: str | None = None  # user extension of the shipped taxonomy
     run_rules: runs.RunRules = field(default_factory=runs.RunRules)
     checkpointing: runs.Checkpointing = field(default_factory=runs.Checkpointing)
+    lemon: lemons.LemonSettings = field(default_factory=lemons.LemonSettings)
+    goodput_rules: goodput.GoodputRules = field(default_factory=goodput.GoodputRules)
 
     def taxonomy(self) -> taxonomy.Taxonomy:
         """The taxonomy whose category priorities choose among attribution candidates."""
@@ -58,6 +61,7 @@ class Analysis:
     job_states: pa.Table
     job_sizes: pa.Table
     failures_by_category: pa.Table
+    largest_failures: pa.Table
     attribution_windows: pa.Table
     node_days: metrics.NodeDays | None
     episode_summary: pa.Table | None
@@ -75,6 +79,8 @@ class Analysis:
     unassigned_node_failures: int
     ettr_projection: pa.Table
     run_ettr: pa.Table
+    lost_goodput: goodput.LostGoodput
+    lemons: lemons.Lemons | None
     rejects: pa.Table
 
 
@@ -213,6 +219,46 @@ def attributed_failures(warehouse: Warehouse, s: Settings) -> ir.Table:
     return warehouse.materialize("failures", attribute(jobs, events, priorities, s.window))
 
 
+def lemon_inputs(
+    warehouse: Warehouse, s: Settings, tickets: pa.Table | None = None
+) -> lemons.Inputs:
+    """What lemon detection reads: the tables (of the settings' cluster), failures, tickets."""
+    return lemons.Inputs(
+        jobs=_scoped(warehouse.jobs(), s.cluster),
+        events=_scoped(warehouse.table("node_events"), s.cluster),
+        nodes=_scoped(warehouse.table("nodes"), s.cluster),
+        failures=attributed_failures(warehouse, s),
+        tickets=None if tickets is None else ibis.memtable(tickets),
+    )
+
+
+def known_lemons(warehouse: Warehouse) -> set[tuple[str, str]] | None:
+    """The simulator's lemon nodes (``truth_nodes``), where the warehouse holds its truth."""
+    if "truth_nodes" not in warehouse.con.list_tables():
+        return None
+    t = warehouse.con.table("truth_nodes")
+    rows = t.filter(t.lemon).select("cluster", "node").to_pyarrow()
+    return set(zip(rows["cluster"].to_pylist(), rows["node"].to_pylist(), strict=True))
+
+
+def lemons_json(found: lemons.Lemons, backtest: lemons.Backtest | None = None) -> dict[str, Any]:
+    """Lemon detection (every node) and its backtest as one JSON-ready document."""
+    test = None if backtest is None else lemons.backtest_doc(backtest)
+    return _plain(lemons.to_doc(found) | {"backtest": test})
+
+
+def lost_goodput(warehouse: Warehouse, s: Settings) -> goodput.LostGoodput:
+    """Lost goodput of the warehouse, first and second order, and its crash loops."""
+    jobs = _scoped(warehouse.jobs(), s.cluster)
+    failures = attributed_failures(warehouse, s)
+    return goodput.lost_goodput(jobs, failures, s.checkpointing.ckpt_s, s.goodput_rules)
+
+
+def goodput_json(lost: goodput.LostGoodput) -> dict[str, Any]:
+    """Lost goodput as one JSON-ready document."""
+    return _plain(goodput.to_doc(lost))
+
+
 def measured_rf(warehouse: Warehouse, settings: Settings | None = None) -> metrics.NodeFailureRate:
     """r_f of the warehouse by the paper's procedure."""
     s = settings or Settings()
@@ -232,7 +278,7 @@ def analyze(warehouse: Warehouse, settings: Settings | None = None) -> Analysis:
     overview = _overview(jobs, events, rejects)
     has_data = overview["job_attempts"] or overview["node_events"]
     exposure = metrics.node_days(jobs, events, nodes) if has_data else None
-    eps = metrics.episodes(events, s.merge_gap_s)
+    eps = warehouse.materialize("episodes", metrics.episodes(events, s.merge_gap_s))  # read 5x
     rate = metrics.node_failure_rate(jobs, failures, s.rf_min_gpus)
     mttf = metrics.mttf_by_size(jobs, failures)
     per_node = node_failures(jobs, failures)
@@ -243,6 +289,7 @@ def analyze(warehouse: Warehouse, settings: Settings | None = None) -> Analysis:
         job_states=metrics.job_states(jobs),
         job_sizes=metrics.size_distribution(jobs),
         failures_by_category=metrics.job_failure_rates(jobs, failures),
+        largest_failures=metrics.largest_failures(jobs, failures),
         attribution_windows=window_sensitivity(jobs, events, priorities),
         node_days=exposure,
         episode_summary=metrics.episode_summary(eps, exposure) if exposure else None,
@@ -264,6 +311,12 @@ def analyze(warehouse: Warehouse, settings: Settings | None = None) -> Analysis:
         unassigned_node_failures=per_node.unassigned,
         ettr_projection=ettr_projection(rate, s.projection_gpus, s),
         run_ettr=run_ettr(job_runs(warehouse, s, failures), rate, s),
+        lost_goodput=goodput.lost_goodput(jobs, failures, s.checkpointing.ckpt_s, s.goodput_rules),
+        lemons=(
+            lemons.find_lemons(lemons.Inputs(jobs, events, nodes, failures), s.lemon)
+            if has_data
+            else None
+        ),
         rejects=_rejects_summary(rejects),
     )
 
@@ -301,6 +354,7 @@ def to_json(result: Analysis) -> dict[str, Any]:
         "job_states": result.job_states,
         "job_sizes": result.job_sizes,
         "failures_by_category": result.failures_by_category,
+        "largest_failures": result.largest_failures,
         "attribution_windows": result.attribution_windows,
         "episode_summary": result.episode_summary,
         "episodes_by_category": result.episodes_by_category,
@@ -326,6 +380,10 @@ def to_json(result: Analysis) -> dict[str, Any]:
             "expected": result.ettr_projection,
             "measured_by_bucket": result.run_ettr,
         },
+        "lost_goodput": goodput.to_doc(result.lost_goodput),
+        "lemons": None
+        if result.lemons is None
+        else lemons.to_doc(result.lemons, top=result.settings.top_nodes),
         "rejects": result.rejects,
     }
     return _plain(doc)

@@ -10,6 +10,7 @@ import typer
 from gpurel.analysis.attribution import AttributionWindow
 from gpurel.analysis.summary import Settings, analyze, to_json
 from gpurel.cli.common import (
+    EngineOption,
     TaxonomyOption,
     WarehouseOption,
     open_warehouse,
@@ -39,6 +40,7 @@ def analyze_command(
     gpus_per_node: Annotated[int, typer.Option(help="GPUs per node.")] = 8,
     taxonomy: TaxonomyOption = None,
     warehouse: WarehouseOption = None,
+    engine: EngineOption = None,
 ) -> None:
     """Attribute job failures to causes and measure the cluster (tables, or --json)."""
     settings = Settings(
@@ -51,7 +53,7 @@ def analyze_command(
         projection_gpus=tuple(parse_int_list(project, "--project")),
         taxonomy_file=str(taxonomy) if taxonomy else None,
     )
-    with open_warehouse(warehouse) as store:
+    with open_warehouse(warehouse, engine) as store:
         result = analyze(store, settings)
     if as_json:
         print(json.dumps(to_json(result), indent=2))

@@ -6,12 +6,16 @@ import typer
 
 from gpurel.cli import (
     analyze_cmd,
+    collect_cmd,
     demo_cmd,
     ettr_cmd,
+    goodput_cmd,
     ingest_cmd,
+    lemons_cmd,
     mttf_cmd,
     report_cmd,
     runs_cmd,
+    simulate_cmd,
 )
 
 app = typer.Typer(
@@ -28,3 +32,7 @@ app.command()(demo_cmd.demo)
 app.command()(report_cmd.report)
 app.command()(ettr_cmd.ettr)
 app.command()(runs_cmd.runs)
+app.command("lemons")(lemons_cmd.lemons_command)
+app.command()(goodput_cmd.goodput)
+app.command("simulate")(simulate_cmd.simulate_command)
+app.add_typer(collect_cmd.app, name="collect")

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from gpurel.engines import ENV_VAR as ENGINE_ENV_VAR
 from gpurel.errors import GpurelError
 from gpurel.warehouse import ENV_VAR, Warehouse
 
@@ -17,11 +18,26 @@ console = Console()
 err_console = Console(stderr=True)
 
 WarehouseOption = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--warehouse",
         "-w",
-        help=f"DuckDB warehouse file (default: ${ENV_VAR} or ./gpurel.duckdb).",
+        help=(
+            "A DuckDB file (.duckdb), a Parquet warehouse directory, or an Ibis URL "
+            f"(duckdb:///x.duckdb, pyspark://) (default: ${ENV_VAR} or ./gpurel.duckdb)."
+        ),
+        show_default=False,
+    ),
+]
+
+EngineOption = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        help=(
+            "Engine that queries a Parquet warehouse: duckdb or spark "
+            f"(default: ${ENGINE_ENV_VAR} or duckdb)."
+        ),
         show_default=False,
     ),
 ]
@@ -45,10 +61,10 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 
 @contextmanager
-def open_warehouse(path: Path | None) -> Iterator[Warehouse]:
+def open_warehouse(path: Path | str | None, engine: str | None = None) -> Iterator[Warehouse]:
     """Open the warehouse for one command, turning gpurel errors into a clean exit."""
     try:
-        warehouse = Warehouse.open(path)
+        warehouse = Warehouse.open(path, engine)
     except GpurelError as exc:
         raise fail(str(exc)) from exc
     try:

@@ -1,32 +1,67 @@
-"""``gpurel demo``: ingest the built-in demo cluster and analyze it."""
+"""``gpurel demo``: simulate a month of an RSC-1-like cluster, ingest, analyze, report.
+
+The simulator writes real-format files (``sacct --parsable2`` and GCM health-check JSON lines)
+that go through the same readers as a user's files; the analysis never sees the truth.
+``--week`` runs the hand-made example week of ``gpurel.demo`` instead (known answers).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
 from pathlib import Path
 from typing import Annotated
 
+import ibis
 import typer
 
-from gpurel import demo as demo_data
+from gpurel import demo as example_week
 from gpurel.analysis.summary import analyze
 from gpurel.cli.common import console, err_console, fail, open_warehouse
 from gpurel.cli.render import render
 from gpurel.errors import GpurelError
+from gpurel.ingest import FileOutcome, ingest
+from gpurel.report import build_report
+from gpurel.sim.config import preset
+from gpurel.sim.run import simulate
+from gpurel.sources.base import ReadOptions
+from gpurel.warehouse import Warehouse
+
+PRESET = "rsc1"
 
 
-def demo(
-    warehouse: Annotated[
-        Path,
-        typer.Option("--warehouse", "-w", help="DuckDB file for the demo; replaced if it exists."),
-    ] = Path("demo.duckdb"),
-) -> None:
-    """Run gpurel on a built-in week of a 40-node demo cluster with known failures."""
+def _fresh(directory: Path) -> Path:
+    """An empty demo directory (the old demo is replaced)."""
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    return directory
+
+
+def _simulated(directory: Path, days: float, seed: int) -> list[FileOutcome]:
+    """Simulate, write real-format files, ingest them through the readers, keep the truth."""
+    config = dataclasses.replace(preset(PRESET), days=days)
+    console.print(
+        f"simulating {days:g} days of {config.cluster} ({config.effective_nodes:,} nodes), "
+        f"seed {seed} …",
+        highlight=False,
+    )
+    result = simulate(config, seed)
+    files = [directory / "sacct.txt", directory / "health.jsonl"]
+    result.write_sacct(files[0], "UTC")
+    result.write_gcm(files[1])
+    store = Warehouse.open(directory / "gpurel.duckdb")
     try:
-        outcomes = demo_data.run(warehouse)
-    except GpurelError as exc:
-        raise fail(str(exc)) from exc
-    except OSError as exc:
-        raise fail(f"{warehouse}: cannot replace the old demo warehouse: {exc}") from exc
+        outcomes = ingest(store, files, ReadOptions(cluster=config.cluster, tz="UTC"))
+        store.write("nodes", result.tables["nodes"])  # the inventory: node-days' denominator
+        for name, table in result.truth.items():
+            store.materialize(name, ibis.memtable(table))
+    finally:
+        store.close()
+    return outcomes
+
+
+def _print(outcomes: list[FileOutcome]) -> None:
     for outcome in outcomes:
         if not outcome.ok:
             err_console.print(f"[bold red]error:[/] {outcome.error}", highlight=False)
@@ -39,6 +74,35 @@ def demo(
         )
     if not all(outcome.ok for outcome in outcomes):
         raise fail("the demo files could not all be read", code=2)
+
+
+def demo(
+    directory: Annotated[
+        Path,
+        typer.Option("--dir", help="Directory for the demo's files; replaced if it exists."),
+    ] = Path("demo"),
+    days: Annotated[float, typer.Option(help="Simulated days.")] = 30.0,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same demo.")] = 0,
+    week: Annotated[
+        bool, typer.Option("--week", help="The hand-made example week instead of a simulation.")
+    ] = False,
+) -> None:
+    """Simulate a month of an RSC-1-like cluster, analyze it, write report.html."""
+    try:
+        target = _fresh(directory)
+        warehouse = target / "gpurel.duckdb"
+        outcomes = example_week.run(warehouse) if week else _simulated(target, days, seed)
+    except GpurelError as exc:
+        raise fail(str(exc)) from exc
+    except OSError as exc:
+        raise fail(f"{directory}: cannot write the demo: {exc}") from exc
+    _print(outcomes)
     console.print(f"warehouse: {warehouse}\n", highlight=False)
     with open_warehouse(warehouse) as store:
-        render(analyze(store))
+        result = analyze(store)
+    render(result)
+    try:
+        path = build_report(result, target / "report.html")
+    except OSError as exc:
+        raise fail(f"cannot write the report: {exc}") from exc
+    console.print(f"\nreport: {path}", highlight=False)

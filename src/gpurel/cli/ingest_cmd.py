@@ -12,6 +12,7 @@ from rich.table import Table
 
 from gpurel import taxonomy as taxonomy_data
 from gpurel.cli.common import (
+    EngineOption,
     TaxonomyOption,
     WarehouseOption,
     console,
@@ -63,6 +64,7 @@ def ingest(
     gpus_per_node: Annotated[int, typer.Option(help="GPUs per node in inventories.")] = 8,
     taxonomy: TaxonomyOption = None,
     warehouse: WarehouseOption = None,
+    engine: EngineOption = None,
 ) -> None:
     """Read scheduler accounting, node events and traces into the warehouse (safe to rerun)."""
     if fmt != "auto" and fmt not in readers():
@@ -84,7 +86,10 @@ def ingest(
     )
     summary = Table("file", "format", "kept", "rejected", "tables")
     failed = 0
-    with open_warehouse(warehouse) as store, Progress(console=err_console, transient=True) as bar:
+    with (
+        open_warehouse(warehouse, engine) as store,
+        Progress(console=err_console, transient=True) as bar,
+    ):
         task = bar.add_task("ingesting", total=len(files))
         for path in files:
             bar.update(task, description=f"ingesting {path.name}")

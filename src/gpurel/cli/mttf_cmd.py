@@ -8,13 +8,22 @@ import typer
 from rich.table import Table
 
 from gpurel.analysis.summary import Settings, measured_rf
-from gpurel.cli.common import WarehouseOption, console, fail, open_warehouse, parse_int_list
+from gpurel.cli.common import (
+    EngineOption,
+    WarehouseOption,
+    console,
+    fail,
+    open_warehouse,
+    parse_int_list,
+)
 from gpurel.models.failure_model import projected_mttf_hours
 from gpurel.units import format_hours
 
 
-def _warehouse_rf(warehouse: WarehouseOption, cluster: str | None, min_gpus: int) -> float:
-    with open_warehouse(warehouse) as store:
+def _warehouse_rf(
+    warehouse: WarehouseOption, engine: EngineOption, cluster: str | None, min_gpus: int
+) -> float:
+    with open_warehouse(warehouse, engine) as store:
         rate = measured_rf(store, Settings(cluster=cluster, rf_min_gpus=min_gpus))
     if not rate.failures:
         raise fail(
@@ -39,11 +48,12 @@ def mttf(
     cluster: Annotated[str | None, typer.Option(help="Measure r_f on this cluster only.")] = None,
     rf_min_gpus: Annotated[int, typer.Option(help="r_f counts jobs above this many GPUs.")] = 128,
     warehouse: WarehouseOption = None,
+    engine: EngineOption = None,
 ) -> None:
     """MTTF of a job on N GPUs with nodes in series: 1 / (N_nodes × r_f)."""
     sizes = parse_int_list(gpus, "--gpus")
     if rf is None:
-        rf = _warehouse_rf(warehouse, cluster, rf_min_gpus)
+        rf = _warehouse_rf(warehouse, engine, cluster, rf_min_gpus)
     if rf <= 0:
         raise fail("--rf must be positive (failures per 1000 node-days)")
     hours = projected_mttf_hours(sizes, rf / 1000.0, gpus_per_node=gpus_per_node)

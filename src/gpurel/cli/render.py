@@ -8,6 +8,7 @@ from typing import Any
 
 import pyarrow as pa
 from rich.table import Table
+from rich.text import Text
 
 from gpurel.analysis.summary import Analysis
 from gpurel.cli.common import console
@@ -59,6 +60,25 @@ def _per_node(top: pa.Table | None) -> pa.Table | None:
     )
 
 
+GOODPUT_BUCKETS: list[Column] = [
+    ("label", "GPUs ≤", "text"),
+    ("failures", "failures", "num"),
+    ("first_order_gpu_hours", "1st order", "num"),
+    ("preemptions", "preemptions", "num"),
+    ("second_order_gpu_hours", "2nd order", "num"),
+    ("second_order_share", "2nd order share", "%"),
+]
+CRASH_LOOPS: list[Column] = [
+    ("job_id", "job", "text"),
+    ("name", "name", "text"),
+    ("n_gpus", "GPUs", "num"),
+    ("requeues", "requeues", "num"),
+    ("preemptions", "preemptions", "num"),
+    ("preempted_gpus", "preempted GPUs", "num"),
+    ("first_order_gpu_hours", "1st order GPU-h", "num"),
+    ("second_order_gpu_hours", "2nd order GPU-h", "num"),
+]
+
 JOB_SECTIONS = [
     Section(
         "Job states (by count and by GPU time)",
@@ -80,6 +100,20 @@ JOB_SECTIONS = [
             ("failures_share", "share", "%"),
             ("failed_gpu_hours", "GPU-hours", "num"),
             *RATES,
+        ],
+    ),
+    Section(
+        "Largest interrupted attempts (by GPU-hours; attributed cause)",
+        lambda a: a.largest_failures,
+        [
+            ("job_id", "job", "text"),
+            ("attempt", "#", "num"),
+            ("name", "name", "text"),
+            ("user", "user", "text"),
+            ("n_gpus", "GPUs", "num"),
+            ("gpu_hours", "GPU-hours", "num"),
+            ("state", "state", "text"),
+            ("category", "cause", "text"),
         ],
     ),
     Section(
@@ -145,11 +179,21 @@ JOB_SECTIONS = [
             ("ettr_expected", "expected", "num"),
         ],
     ),
+    Section(
+        "Lost goodput by size of the failed job (GPU-hours; 2nd order: preemptions for requeues)",
+        lambda a: a.lost_goodput.by_bucket,
+        GOODPUT_BUCKETS,
+    ),
+    Section(
+        "Crash loops (jobs requeued again and again after failures)",
+        lambda a: a.lost_goodput.crash_loops,
+        CRASH_LOOPS,
+    ),
 ]
 
 EVENT_SECTIONS = [
     Section(
-        "Node failure episodes (failing checks merged per node and check)",
+        "Node failure episodes (failing records merged per node and category)",
         lambda a: a.episode_summary,
         [("scope", "scope", "text"), ("episodes", "episodes", "num"), *RATES],
     ),
@@ -175,6 +219,21 @@ EVENT_SECTIONS = [
     ),
 ]
 
+LEMONS = Section(
+    "Lemon nodes (flagged: a signal at its threshold; score: Σ signal / threshold)",
+    lambda a: None if a.lemons is None else a.lemons.flagged,
+    [
+        ("rank", "#", "num"),
+        ("node", "node", "text"),
+        ("score", "score", "num"),
+        ("signals", "at threshold", "text"),
+        ("out_count", "outages", "num"),
+        ("xid_cnt", "XIDs", "num"),
+        ("multi_node_node_fails", "multi-node fails", "num"),
+        ("single_node_node_fails", "single-node fails", "num"),
+    ],
+)
+
 REJECTS = Section(
     "Rejected input rows",
     lambda a: a.rejects,
@@ -188,13 +247,13 @@ REJECTS = Section(
 
 
 def table(section: Section, result: Analysis) -> Table:
-    """A rich table of one section."""
+    """A rich table of one section; cells are plain text (no console markup from the data)."""
     out = Table(title=section.title, title_justify="left", title_style="bold")
     for _, header, kind in section.columns:
         out.add_column(header, justify="left" if kind == "text" else "right")
     data = section.rows(result)
     for row in data.to_pylist() if data is not None else []:
-        out.add_row(*(cell(row.get(key), kind) for key, _, kind in section.columns))
+        out.add_row(*(Text(cell(row.get(key), kind)) for key, _, kind in section.columns))
     return out
 
 
@@ -245,5 +304,7 @@ def render(result: Analysis) -> None:
     if result.episode_summary is not None:
         for section in EVENT_SECTIONS:
             console.print(table(section, result))
+    if result.lemons is not None:
+        console.print(table(LEMONS, result))
     if result.rejects.num_rows:
         console.print(table(REJECTS, result))

@@ -10,6 +10,7 @@ import typer
 from gpurel.analysis.attribution import AttributionWindow
 from gpurel.analysis.summary import Settings, analyze
 from gpurel.cli.common import (
+    EngineOption,
     TaxonomyOption,
     WarehouseOption,
     console,
@@ -43,6 +44,7 @@ def report(
     gpus_per_node: Annotated[int, typer.Option(help="GPUs per node.")] = 8,
     taxonomy: TaxonomyOption = None,
     warehouse: WarehouseOption = None,
+    engine: EngineOption = None,
 ) -> None:
     """Write the reliability report of the warehouse: figures of the paper with their numbers."""
     if fmt not in FORMATS:
@@ -58,7 +60,7 @@ def report(
         gpus_per_node=gpus_per_node,
         taxonomy_file=str(taxonomy) if taxonomy else None,
     )
-    with open_warehouse(warehouse) as store:
+    with open_warehouse(warehouse, engine) as store:
         result = analyze(store, settings)
     try:
         if fmt == "md" and out is None:

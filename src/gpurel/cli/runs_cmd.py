@@ -10,7 +10,7 @@ from rich.table import Table
 
 from gpurel.analysis.runs import Checkpointing, RunRules
 from gpurel.analysis.summary import RunEttr, Settings, measured_runs, runs_json
-from gpurel.cli.common import TaxonomyOption, WarehouseOption, console, open_warehouse
+from gpurel.cli.common import EngineOption, TaxonomyOption, WarehouseOption, console, open_warehouse
 from gpurel.cli.ettr_cmd import seconds
 from gpurel.cli.render import cell
 
@@ -69,6 +69,7 @@ def runs(
     ] = False,
     taxonomy: TaxonomyOption = None,
     warehouse: WarehouseOption = None,
+    engine: EngineOption = None,
 ) -> None:
     """Group job attempts into runs and measure their ETTR per size bucket (PAPER.md §4)."""
     settings = Settings(
@@ -79,7 +80,7 @@ def runs(
             seconds(ckpt, "--ckpt"), seconds(restart, "--restart"), seconds(write, "--write")
         ),
     )
-    with open_warehouse(warehouse) as store:
+    with open_warehouse(warehouse, engine) as store:
         measured = measured_runs(store, settings)
         if as_json:
             print(json.dumps(runs_json(measured, settings), indent=2))

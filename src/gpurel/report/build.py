@@ -29,7 +29,8 @@ def subtitle(a: Analysis) -> str:
         period = f"{p.start:%Y-%m-%d} to {p.end:%Y-%m-%d} (UTC). "
     return (
         f"{period}Job failures attributed to node health checks, failure rates, MTTF by job size "
-        "and its projection to larger jobs, after Kokolis et al. (arXiv 2410.21680)."
+        "and its projection to larger jobs, ETTR of job runs and its design space, after "
+        "Kokolis et al. (arXiv 2410.21680)."
     )
 
 

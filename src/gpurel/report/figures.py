@@ -18,12 +18,15 @@ import matplotlib as mpl
 import numpy as np
 import pyarrow as pa
 from matplotlib.axes import Axes
+from matplotlib.colors import BoundaryNorm
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, LogLocator, PercentFormatter
+from matplotlib.lines import Line2D
+from matplotlib.patheffects import Normal, Stroke
+from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator, PercentFormatter
 from matplotlib.typing import RcKeyType
 
-from gpurel.formatting import share
+from gpurel.formatting import number, share
 
 STYLE: dict[RcKeyType, Any] = {
     "font.family": "sans-serif",
@@ -57,6 +60,13 @@ BASE_HEIGHT = 1.3  # inches, plus a share per bar or row
 COUNT_COLOR = "#3b6ea5"
 TIME_COLOR = "#e08a2c"
 BAND_COLOR = "#9bb8d3"
+EXPECTED_COLOR = "#3a3a3a"
+EXPECTED_BAND = "#d6d6d6"
+OPTIMAL_COLOR = "#d62728"
+TARGET_ETTR = 0.9
+# ETTR colour steps: finer near 1, where the choices are made
+ETTR_LEVELS = (0.0, 0.2, 0.4, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 1.0)
+INTERVAL_TICKS_MIN = (1, 5, 15, 60, 240, 1440)
 OTHER = "other"
 BAR_DAYS = 6.0  # a week's bar, leaving a gap
 MAX_NUMBERED_MARKERS = 15  # more new checks get unnumbered markers (see the table)
@@ -356,6 +366,129 @@ def mttf_by_size(measured: pa.Table, projection: pa.Table, rate_label: str) -> F
     return fig
 
 
+# --- ETTR -------------------------------------------------------------------------------------
+
+# (column prefix in the measured table, legend label, colour, marker, x shift on the log axis)
+ETTR_VARIANTS = (
+    ("ettr", "every interruption counted (lower bound)", COUNT_COLOR, "o", 0.93),
+    ("ettr_attributed", "infrastructure interruptions only", TIME_COLOR, "s", 1.07),
+)
+
+
+def ettr_by_size(measured: pa.Table, expected: pa.Table | None, rate_label: str) -> Figure:
+    """Paper Fig. 9: measured ETTR of job runs per size bucket (mean, bar from the 25th to the
+    75th percentile of runs), counting every interruption and only infrastructure ones, against
+    the expected ETTR (``ettr`` with its band ``ettr_lo`` – ``ettr_hi``) when given."""
+    rows = measured.to_pylist()
+    buckets = np.array([r["bucket"] for r in rows], dtype=float)
+    lowest = [TARGET_ETTR]
+    with style():
+        fig, ax = _figure(10, per_row=0.33)
+        if expected is not None:
+            gpus = expected["gpus"].to_numpy()
+            ettr = [_column(expected, name) for name in ("ettr", "ettr_lo", "ettr_hi")]
+            ax.fill_between(
+                gpus, ettr[1], ettr[2], color=EXPECTED_BAND, lw=0, label="expected, 95% band of r_f"
+            )
+            ax.plot(gpus, ettr[0], color=EXPECTED_COLOR, lw=1.6, label=f"expected at {rate_label}")
+            lowest.append(float(np.nanmin(ettr[0])))
+        for prefix, label, color, marker, shift in ETTR_VARIANTS:
+            q25, q75 = _column(measured, f"{prefix}_q25"), _column(measured, f"{prefix}_q75")
+            mean = _column(measured, f"{prefix}_mean")
+            ax.vlines(buckets * shift, q25, q75, color=color, lw=2.2)
+            ax.plot(buckets * shift, mean, marker, color=color, ms=6, label=label)
+            lowest.append(float(np.nanmin(np.concatenate([q25, mean]))))
+        ax.axhline(TARGET_ETTR, color="#777777", lw=0.8, ls=":")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(buckets, [_runs_tick(r) for r in rows])
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xlim(buckets.min() / 1.6, buckets.max() * 1.6)
+        ax.set_ylim(max(0.0, np.floor((min(lowest) - 0.02) * 10) / 10), 1.01)
+        ax.set_xlabel("job run size (GPUs of its largest attempt, power-of-two bucket; log scale)")
+        ax.set_ylabel("ETTR (productive / wallclock time)")
+        ax.set_title("ETTR of job runs by size: measured and expected")
+        ax.legend(loc="lower left")
+    return fig
+
+
+def _column(table: pa.Table, name: str) -> np.ndarray:
+    return np.array(table[name].to_pylist(), dtype=float)
+
+
+def _runs_tick(row: dict[str, Any]) -> str:
+    runs = row["runs"]
+    return f"{_gpus_tick(row['bucket'], 0)}\n{runs} run{'' if runs == 1 else 's'}"
+
+
+def ettr_design_space(
+    ckpt_min: np.ndarray,
+    gpus: np.ndarray,
+    ettr: np.ndarray,
+    optimal_min: np.ndarray,
+    assumed_min: float,
+    write_label: str,
+) -> Figure:
+    """Paper Fig. 10: expected ETTR (``ettr[i, j]`` at ``gpus[i]``, ``ckpt_min[j]``) as filled
+    contours on log axes, the ETTR 0.9 contour, the Young/Daly optimal interval
+    (``optimal_min`` per size) and the assumed interval."""
+    with style():
+        fig = Figure(figsize=(WIDTH, 5.6))
+        ax = fig.add_subplot()
+        cmap = mpl.colormaps["viridis"]
+        filled = ax.contourf(
+            ckpt_min,
+            gpus,
+            ettr,
+            levels=ETTR_LEVELS,
+            cmap=cmap,
+            norm=BoundaryNorm(ETTR_LEVELS, cmap.N),
+        )
+        handles = []
+        if np.nanmin(ettr) < TARGET_ETTR < np.nanmax(ettr):
+            ax.contour(ckpt_min, gpus, ettr, levels=[TARGET_ETTR], colors="black", linewidths=1.8)
+            handles.append(Line2D([], [], color="black", lw=1.8, label="ETTR = 0.9"))
+        inside = (optimal_min >= ckpt_min[0]) & (optimal_min <= ckpt_min[-1])
+        handles += ax.plot(
+            optimal_min[inside],
+            gpus[inside],
+            color=OPTIMAL_COLOR,
+            ls="--",
+            lw=1.8,
+            label=f"Young/Daly optimal interval √(2 w_cp / λ), {write_label}",
+        )
+        handles.append(
+            ax.axvline(
+                assumed_min,
+                color="white",
+                lw=1.2,
+                path_effects=[Stroke(linewidth=2.6, foreground="#333333"), Normal()],
+                label=f"assumed interval, {number(assumed_min)} min",
+            )
+        )
+        ax.set_xscale("log")
+        ax.set_yscale("log", base=2)
+        ticks = [t for t in INTERVAL_TICKS_MIN if ckpt_min[0] <= t <= ckpt_min[-1]]
+        ax.set_xticks(ticks, [_minutes_tick(t) for t in ticks])
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.yaxis.set_major_locator(LogLocator(base=4, numticks=20))
+        ax.yaxis.set_major_formatter(FuncFormatter(_gpus_tick))
+        ax.yaxis.set_minor_locator(NullLocator())
+        ax.set_xlim(ckpt_min[0], ckpt_min[-1])
+        ax.set_ylim(gpus[0], gpus[-1])
+        ax.grid(False)
+        ax.set_xlabel("checkpoint interval Δt_cp (log scale)")
+        ax.set_ylabel("job size (GPUs, log scale)")
+        ax.set_title("Expected ETTR by checkpoint interval and job size")
+        bar = fig.colorbar(filled, ax=ax, pad=0.02, ticks=ETTR_LEVELS)
+        bar.set_label("expected ETTR (productive / wallclock time)")
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.0, -0.1))
+    return fig
+
+
+def _minutes_tick(minutes: float) -> str:
+    return f"{minutes:g} min" if minutes < 60 else f"{minutes / 60:g} h"
+
+
 def _finite(value: float | None) -> bool:
     return value is not None and bool(np.isfinite(value))
 
@@ -367,6 +500,82 @@ def _hours_tick(value: float, _pos: int) -> str:
 def _gpus_tick(value: float, _pos: int) -> str:
     n = round(value)
     return f"{n // 1024}k" if n >= 1024 else str(n)
+
+
+# --- lost goodput and lemon nodes -------------------------------------------------------------
+
+
+def lost_goodput(by_bucket: pa.Table) -> Figure:
+    """Paper Fig. 8: GPU-hours lost per size bucket of the failed job, first order (the failed
+    attempts) stacked with second order (the preemptions their requeues caused)."""
+    rows = by_bucket.to_pylist()
+    first = np.array([r["first_order_gpu_hours"] for r in rows], dtype=float)
+    second = np.array([r["second_order_gpu_hours"] for r in rows], dtype=float)
+    total = first + second
+    with style():
+        fig, ax = _figure(len(rows), per_row=0.32)
+        y = np.arange(len(rows))
+        ax.barh(y, first, 0.6, color=COUNT_COLOR, label="first order: the failed attempts")
+        ax.barh(
+            y, second, 0.6, left=first, color=TIME_COLOR, label="second order: preempted for them"
+        )
+        for yi, lost, extra in zip(y, total, second, strict=True):
+            note = number(lost) + (f" ({share(extra / lost)} 2nd order)" if extra else "")
+            ax.annotate(
+                note, (lost, yi), xytext=(3, 0), textcoords="offset points", va="center",
+                fontsize=7.5, color="#333333",
+            )  # fmt: skip
+        ax.set_yticks(y, [_size_label(r["bucket"]) for r in rows])
+        ax.invert_yaxis()
+        ax.set_xlim(0, max(float(total.max(initial=0)) * 1.35, 1.0))
+        ax.set_xlabel("lost GPU-hours (min(runtime, Δt_cp / 2) × GPUs)")
+        ax.grid(axis="y", visible=False)
+        ax.set_title("Lost goodput by size of the failed job")
+        ax.legend(loc="upper right")
+    return fig
+
+
+def lemon_signals(nodes: pa.Table, thresholds: pa.Table) -> Figure:
+    """Paper Fig. 11 (our reading): per signal with a threshold, the CDF of its values across
+    nodes (zoomed to the upper tail), its threshold (dashed) and the flagged nodes (red dots)."""
+    signals = [r for r in thresholds.to_pylist() if r["threshold"] is not None]
+    cols = 2 if len(signals) > 1 else 1
+    rows = -(-len(signals) // cols)
+    flagged = np.array(nodes["flagged"].to_pylist(), dtype=bool)
+    with style():
+        fig = Figure(figsize=(WIDTH, 0.8 + 2.2 * rows), layout="constrained")
+        axes = fig.subplots(rows, cols, squeeze=False).ravel()
+        for ax, signal in zip(axes, signals, strict=False):
+            _signal_cdf(ax, _column(nodes, signal["signal"]), flagged, signal)
+        for ax in axes[len(signals) :]:
+            ax.set_visible(False)
+        fig.legend(
+            handles=[
+                Line2D([], [], color=OPTIMAL_COLOR, ls="--", lw=1, label="threshold"),
+                Line2D([], [], color=OPTIMAL_COLOR, marker="o", ls="", ms=4, label="flagged node"),
+            ],
+            loc="outside upper center",
+            ncols=2,
+        )
+    return fig
+
+
+def _signal_cdf(ax: Axes, x: np.ndarray, flagged: np.ndarray, signal: dict[str, Any]) -> None:
+    known = ~np.isnan(x)
+    values = np.sort(x[known])
+    cut = signal["threshold"]
+    ax.set_title(f"{signal['signal']} (threshold {number(cut)})", fontsize=9)
+    cdf = np.arange(1, len(values) + 1) / len(values)
+    ax.step(values, cdf, where="post", color=COUNT_COLOR, lw=1.4)
+    ax.axvline(cut, color=OPTIMAL_COLOR, ls="--", lw=1)
+    marked = x[known & flagged]
+    at = np.searchsorted(values, marked, side="right") / len(values)
+    ax.plot(marked, at, "o", color=OPTIMAL_COLOR, ms=4)
+    right = max(float(values[-1]), cut)
+    ax.set_xlim(min(float(values[0]), 0.0) - 0.04 * right, right * 1.08)
+    bottom = np.searchsorted(values, values[0], side="right") / len(values)
+    ax.set_ylim(max(0.0, np.floor((bottom - 0.02) * 50) / 50), 1.005)
+    ax.set_ylabel("share of nodes ≤ value")
 
 
 # --- output -----------------------------------------------------------------------------------

@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 
 from gpurel.report.content import Block, Finding, Table
 
 
-def _escape(text: str) -> str:
-    """Text safe inside a Markdown table cell."""
+def escape_cell(text: str) -> str:
+    """Text safe inside a Markdown table cell, and as HTML when the Markdown is rendered."""
+    text = html.escape(text, quote=False)
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
 def table(t: Table) -> list[str]:
     """A Markdown table with its caption in bold above it."""
     align = ["---:" if c.numeric else ":---" for c in t.columns]
-    lines = [f"**{_escape(t.caption)}**", ""]
-    lines.append("| " + " | ".join(_escape(c.header) for c in t.columns) + " |")
+    lines = [f"**{escape_cell(t.caption)}**", ""]
+    lines.append("| " + " | ".join(escape_cell(c.header) for c in t.columns) + " |")
     lines.append("| " + " | ".join(align) + " |")
-    lines += ["| " + " | ".join(_escape(v) for v in row) + " |" for row in t.cells()]
+    lines += ["| " + " | ".join(escape_cell(v) for v in row) + " |" for row in t.cells()]
     return lines
 
 
@@ -32,7 +34,7 @@ def render(title: str, subtitle: str, findings: Sequence[Finding], blocks: Seque
             continue
         lines += ["", f"## {block.title}"]
         if block.facts:
-            lines += ["", *(f"- {label}: {value}" for label, value in block.facts)]
+            lines += ["", *(f"- {label}: {escape_cell(value)}" for label, value in block.facts)]
         for t in main:
             lines += ["", *table(t)]
     return "\n".join(lines).rstrip() + "\n"

@@ -5,9 +5,10 @@ from __future__ import annotations
 import inspect
 from types import ModuleType
 
-from gpurel.analysis import attribution, metrics
+from gpurel.analysis import attribution, metrics, runs
 from gpurel.analysis.summary import Analysis
 from gpurel.formatting import number
+from gpurel.models import ettr
 from gpurel.report.content import Block, Detail
 
 
@@ -18,7 +19,7 @@ def _definitions(module: ModuleType) -> str:
 
 def methods(a: Analysis) -> Block:
     """Settings and assumptions as facts; the code's own definitions as folded text."""
-    s = a.settings
+    s, c = a.settings, a.settings.checkpointing
     tax = s.taxonomy()
     order = ", ".join(tax.priorities()["category"].to_pylist())
     versions = ", ".join(f"{name} v{v}" for name, v in sorted(tax.versions.items()))
@@ -50,6 +51,18 @@ def methods(a: Analysis) -> Block:
             f"MTTF = 1 / (nodes × r_f), nodes in series, {s.gpus_per_node} GPUs per node",
         ),
         ("Projected sizes", ", ".join(f"{g:,}" for g in s.projection_gpus) + " GPUs"),
+        (
+            "Job runs",
+            f"resubmissions chained within {number(s.run_rules.gap_s / 60)} min; ETTR of runs "
+            f"with at least {number(s.run_rules.min_hours)} h of running time"
+            + (f" and QoS {s.run_rules.qos}" if s.run_rules.qos else ""),
+        ),
+        (
+            "Checkpointing (assumed)",
+            f"interval Δt_cp {number(c.ckpt_s / 60)} min, restart overhead u0 "
+            f"{number(c.restart_s / 60)} min, blocking write w_cp {number(c.write_s)} s "
+            "(paper: 60 min, 5 min, 0)",
+        ),
         ("Episode merge gap", f"{number(s.merge_gap_s / 60)} min"),
         ("Nodes listed", f"the {s.top_nodes} with the most episodes"),
         ("Node-days", a.node_days.method if a.node_days else "none (no data)"),
@@ -67,5 +80,7 @@ def methods(a: Analysis) -> Block:
         details=[
             Detail("Definitions of the metrics", _definitions(metrics)),
             Detail("The attribution rule", _definitions(attribution)),
+            Detail("Job runs and their measured ETTR", _definitions(runs)),
+            Detail("The expected-ETTR model", _definitions(ettr)),
         ],
     )

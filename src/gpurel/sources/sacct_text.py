@@ -1,28 +1,35 @@
 """Reader for ``sacct --parsable2`` / ``--parsable`` output.
 
 Any field set and order, with a header line or without one (then ``options.fields``
-names the fields), any single-character delimiter (detected, or ``options.delimiter``),
+names the fields), any one-character delimiter (detected, or ``options.delimiter``),
 with or without the trailing delimiter of ``--parsable``. Job rows go to ``jobs``, step
 rows (``123.batch``, ``123_4.0``, ``123+0.extern``) to ``steps``, and every other
 non-blank line to the rejects with its line number, field and reason.
 
-The layout is detected in Python on the first lines; the rest runs in pyarrow.compute on
-blocks of about 16 MiB (split into lines and fields, then converted column by column),
-so large dumps are read fast in bounded memory. Options used: cluster, tz, fields,
-delimiter.
+The layout is detected in Python on the first lines. The file is then cut at newlines into
+blocks of about 16 MiB, read in parallel on a thread pool (Arrow and numpy release the GIL):
+pyarrow's CSV parser splits a block into the fields that are used (a delimiter of several
+bytes is first replaced by a control byte the block lacks), the few lines it cannot split
+into the expected number of fields are split in Python, and the columns are converted by
+the vectorized converters of ``slurm_values``. Options used: cluster, tz, fields, delimiter.
 """
 
 from __future__ import annotations
 
+import os
 import re
-from collections import Counter
-from collections.abc import Iterator
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property, partial
 from pathlib import Path
+from typing import BinaryIO, TypeVar
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as csv
 
 from gpurel import schema
 from gpurel.errors import InputError
@@ -71,6 +78,13 @@ _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 _SAMPLE = 50  # lines looked at to detect the layout
 _HEAD_BYTES = 1 << 20  # bytes decoded to detect the layout
 _BLOCK_BYTES = 16 << 20  # bytes converted at once
+_WORKERS = os.cpu_count() or 1
+# bytes that stand in for a delimiter pyarrow's CSV parser cannot split on (not one byte)
+_STAND_INS = [bytes([b]) for b in (*range(1, 9), *range(14, 32))]
+
+Reject = tuple[int, str | None, str, str]  # 0-based line in its block, field, reason, text
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
 
 
 @dataclass(frozen=True)
@@ -79,26 +93,51 @@ class _Layout:
 
     delimiter: str
     names: tuple[str, ...]  # field names as given by the header or options.fields
-    header: str | None  # the header line, None if there is none
-    header_line: int | None  # its 0-based index
+    header: str | None  # the header line (the first line with content), None if there is none
+    width: int  # fields in most rows: len(names), one more if they end with the delimiter
 
 
 @dataclass(frozen=True)
 class _Context:
+    """What every block of one file is read with."""
+
     layout: _Layout
+    roles: dict[str, tuple[int, str]]  # column fed → (position, field name); first field wins
     zone: str
     cluster: str
     source: str
-    sink: RejectSink
 
 
 @dataclass(frozen=True)
 class _Block:
-    """Consecutive lines of the file, the first being line ``offset`` (0-based)."""
+    """Whole lines of the file (the last maybe without its newline)."""
 
-    offset: int
-    lines: pa.Array
-    unterminated: bool  # its last line is the file's and has no newline: maybe cut short
+    data: bytes
+    header: bool  # its first line is the header line
+
+    @property
+    def terminated(self) -> bool:
+        """Its last line ends with a newline (else it is the file's last, maybe cut short)."""
+        return self.data.endswith(b"\n")
+
+    @cached_property
+    def size(self) -> int:
+        """Its number of lines."""
+        newlines = np.count_nonzero(np.frombuffer(self.data, np.uint8) == ord("\n"))
+        return int(newlines) + (not self.terminated)
+
+    @cached_property
+    def texts(self) -> list[str]:
+        """Its lines as text, without line ends (decoded only when one is split in Python)."""
+        return [line.removesuffix("\r") for line in self.data.decode("utf-8").split("\n")]
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """Rows of one block: the raw values per column fed, and each row's 0-based line in it."""
+
+    columns: dict[str, pa.Array]
+    lines: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -126,25 +165,39 @@ def sniff(head: str) -> bool:
 def read(path: Path, options: ReadOptions) -> ReadResult:
     """Read one sacct text dump into ``jobs`` and ``steps``."""
     source = str(path)
-    data = _text_bytes(path)
+    start, offset, head = _head(path)  # offset: 0-based line of each block's first line
     jobs, steps = [schema.empty("jobs")], [schema.empty("steps")]
     sink = RejectSink(source)
-    first, head = _head(data)
-    layout = _detect_layout(head, options, source, first)
+    layout = _detect_layout(head, options, source)
     if layout is not None:
-        context = _Context(layout, sv.resolve_zone(options.tz), options.cluster, source, sink)
-        for block in _blocks(path, data):
-            block_jobs, block_steps = _read_block(context, block)
-            jobs.append(block_jobs)
-            steps.append(block_steps)
+        roles = _roles(layout.names)
+        context = _Context(layout, roles, sv.resolve_zone(options.tz), options.cluster, source)
+        blocks = _blocks(path, start, header=layout.header is not None)
+        with ThreadPoolExecutor(_WORKERS) as pool:
+            work = partial(_read_block, context)
+            for size, block_jobs, block_steps, rejects in _in_order(pool, work, blocks):
+                jobs.append(block_jobs)
+                steps.append(block_steps)
+                for index, field, reason, raw in rejects:
+                    sink.add(offset + index + 1, field, reason, raw)
+                offset += size
     tables = {"jobs": pa.concat_tables(jobs), "steps": pa.concat_tables(steps)}
     return ReadResult(FORMAT, tables, sink.table().sort_by([("line", "ascending")]))
 
 
-def _detect_layout(
-    lines: list[str], options: ReadOptions, source: str, first_line: int = 0
-) -> _Layout | None:
-    """Delimiter, field names and header of ``lines`` (line ``first_line`` onwards).
+def _in_order(pool: Executor, work: Callable[[_In], _Out], items: Iterable[_In]) -> Iterator[_Out]:
+    """``work`` on each item in the pool, in order, with at most two items per worker taken."""
+    pending: deque[Future[_Out]] = deque()
+    for item in items:
+        pending.append(pool.submit(work, item))
+        if len(pending) >= 2 * _WORKERS:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def _detect_layout(lines: list[str], options: ReadOptions, source: str) -> _Layout | None:
+    """Delimiter, field names, header and row width of the first ``lines`` of a file.
 
     A header line wins over ``options.fields``. None if all lines are blank.
     """
@@ -155,13 +208,17 @@ def _detect_layout(
     for delimiter in candidates:
         names = _header_names(lines[first], delimiter)
         if names:
-            return _checked(_Layout(delimiter, names, lines[first], first_line + first), source)
+            rows = _sample(lines[first + 1 :], complete=True)
+            width = _row_width(rows, delimiter, len(names))
+            return _checked(_Layout(delimiter, names, lines[first], width), source)
     if not options.fields:
         raise InputError(source, "no header line: pass --fields with the sacct --format names")
-    detected = options.delimiter or _detect_rows(_sample(lines[first:], complete=True))
+    rows = _sample(lines[first:], complete=True)
+    detected = options.delimiter or _detect_rows(rows)
     if detected is None:
         raise InputError(source, "cannot detect the field delimiter: pass --delimiter")
-    return _checked(_Layout(detected, tuple(options.fields), None, None), source)
+    width = _row_width(rows, detected, len(options.fields))
+    return _checked(_Layout(detected, tuple(options.fields), None, width), source)
 
 
 def _checked(layout: _Layout, source: str) -> _Layout:
@@ -172,54 +229,76 @@ def _checked(layout: _Layout, source: str) -> _Layout:
     return layout
 
 
-def _text_bytes(path: Path) -> bytes:
-    """The file's bytes; base.read_text raises the InputError if they are not text."""
+def _row_width(rows: list[str], delimiter: str, fields: int) -> int:
+    """Fields per row: ``fields``, or one more when most rows end with the delimiter."""
+    trailing = sum(row.count(delimiter) == fields and row.endswith(delimiter) for row in rows)
+    return fields + 1 if trailing * 2 > len(rows) else fields
+
+
+def _roles(names: tuple[str, ...]) -> dict[str, tuple[int, str]]:
+    """The columns the fields feed, each with the position and name of its first field."""
+    roles: dict[str, tuple[int, str]] = {}
+    for position, name in enumerate(names):
+        role = FIELDS.get(name.lower())
+        if role is not None and role not in roles:
+            roles[role] = (position, name)
+    return roles
+
+
+def _head(path: Path) -> tuple[int, int, list[str]]:
+    """Where the first line with content starts (byte offset, 0-based line), and up to
+    _HEAD_BYTES of lines from there; base.read_text raises the InputError if it is no text.
+    """
     try:
-        data = path.read_bytes()
-        if b"\x00" not in data[:65536]:
-            return data
+        with path.open("rb") as handle:
+            start, first = _content_start(handle)
+            handle.seek(start)
+            head = handle.read(_HEAD_BYTES)
+            more = bool(handle.read(1))
     except OSError:
-        pass
-    read_text(path)
-    raise InputError(str(path), "cannot read as text")
-
-
-def _head(data: bytes) -> tuple[int, list[str]]:
-    """The 0-based index of the first line with content, and up to _HEAD_BYTES of lines."""
-    content = len(data) - len(data.lstrip())
-    start = data.rfind(b"\n", 0, content) + 1
-    head = data[start : start + _HEAD_BYTES]
+        head = b"\x00"
+    if b"\x00" in head[:65536]:
+        read_text(path)
+        raise InputError(str(path), "cannot read as text")
     cut = head.rfind(b"\n")
-    if start + len(head) < len(data) and cut >= 0:
+    if more and cut >= 0:
         head = head[: cut + 1]
     text = head.decode("utf-8", errors="replace").replace("\r\n", "\n")
-    return data.count(b"\n", 0, start), text.split("\n")
+    return start, first, text.split("\n")
 
 
-def _blocks(path: Path, data: bytes) -> Iterator[_Block]:
-    """The file cut at newlines into blocks of about _BLOCK_BYTES, as arrays of lines."""
-    start = offset = 0
-    while start < len(data):
-        cut = data.find(b"\n", start + _BLOCK_BYTES)
-        end = len(data) if cut < 0 else cut + 1
-        lines = _lines(path, data[start:end])
-        yield _Block(offset, lines, end == len(data) and not data.endswith(b"\n"))
-        start, offset = end, offset + len(lines)
+def _content_start(handle: BinaryIO) -> tuple[int, int]:
+    """Byte offset and 0-based index of the first line with content (or of the file's end)."""
+    position = start = newlines = 0
+    while piece := handle.read(_HEAD_BYTES):
+        content = len(piece) - len(piece.lstrip())
+        cut = piece.rfind(b"\n", 0, content) + 1
+        if cut:
+            start = position + cut
+            newlines += piece.count(b"\n", 0, cut)
+        if content < len(piece):
+            break
+        position += len(piece)
+    return start, newlines
 
 
-def _lines(path: Path, chunk: bytes) -> pa.Array:
-    """The lines of ``chunk``, without line ends; InputError if it is not UTF-8."""
+def _blocks(path: Path, start: int, *, header: bool) -> Iterator[_Block]:
+    """The file from byte ``start`` cut after newlines into blocks of about _BLOCK_BYTES."""
     try:
-        text = pa.array([chunk], pa.binary()).cast(pa.string())
-    except pa.ArrowInvalid as exc:
-        read_text(path)
-        raise InputError(str(path), "not UTF-8 text") from exc
-    lines = pc.list_flatten(pc.split_pattern(text, pattern="\n"))
-    if chunk.endswith(b"\n"):
-        lines = lines.slice(0, len(lines) - 1)
-    if b"\r" in chunk:
-        lines = pc.replace_substring_regex(lines, pattern="\r$", replacement="")
-    return lines
+        with path.open("rb") as handle:
+            handle.seek(start)
+            rest = b""
+            while piece := handle.read(_BLOCK_BYTES):
+                cut = piece.rfind(b"\n") + 1
+                if not cut:
+                    rest += piece
+                    continue
+                yield _Block(b"".join([rest, memoryview(piece)[:cut]]), header)
+                header, rest = False, piece[cut:]
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read: {exc.strerror or exc}") from exc
+    if rest:
+        yield _Block(rest, header)
 
 
 def _sample(lines: list[str], *, complete: bool) -> list[str]:
@@ -262,74 +341,218 @@ def _has_state(line: str, delimiter: str) -> bool:
     return any(sv.canonical_state(value) for value in line.split(delimiter)[1:] if value)
 
 
-def _read_block(context: _Context, block: _Block) -> tuple[pa.Table, pa.Table]:
-    """Convert one block of lines into jobs and steps, rejecting what does not fit."""
+def _read_block(context: _Context, block: _Block) -> tuple[int, pa.Table, pa.Table, list[Reject]]:
+    """Convert one block: its number of lines, jobs, steps, and the rejects of what does not fit."""
+    _check_utf8(context.source, block)
+    parsed, odd = _split(context, block)
+    extra, rejects = _odd_rows(context, block, odd)
+    rows = _merged(parsed, extra)
+    columns = {role: (p, name, rows.columns[role]) for role, (p, name) in context.roles.items()}
+    out, checks = _Converter(columns, context.zone).run()
+    keep, bad_values = _reject_values(context.layout, block, checks, rows.lines)
+    if not keep.all():
+        out = {name: array.filter(pa.array(keep)) for name, array in out.items()}
+    jobs, steps = _tables(context, out)
+    return block.size, jobs, steps, rejects + bad_values
+
+
+def _check_utf8(source: str, block: _Block) -> None:
+    """InputError unless the block is UTF-8 text."""
+    offsets = pa.py_buffer(np.array([0, len(block.data)], np.int32))
+    text = pa.py_buffer(block.data)
+    try:
+        pa.Array.from_buffers(pa.string(), 1, [None, offsets, text]).validate(full=True)
+    except pa.ArrowInvalid as exc:
+        read_text(Path(source))
+        raise InputError(source, "not UTF-8 text") from exc
+
+
+def _split(context: _Context, block: _Block) -> tuple[_Rows, list[int]]:
+    """The rows pyarrow's CSV parser splits into ``width`` fields, and the other lines."""
+    table, odd = _parse(context, block)
+    if table is None:
+        return _rows(context, [], []), list(range(block.size))
+    lines = np.delete(np.arange(block.size), odd)
+    roles = context.roles.items()
+    rows = _Rows({role: _array(table.column(str(p))) for role, (p, _) in roles}, lines)
+    fields = len(context.layout.names)
+    if context.layout.width > fields:
+        return _keep_empty_extra(rows, _array(table.column(str(fields))), odd)
+    return rows, odd
+
+
+def _parse(context: _Context, block: _Block) -> tuple[pa.Table | None, list[int]]:
+    """The block's rows of ``width`` fields by pyarrow's CSV parser, and its other lines.
+
+    None when that parser cannot split the block as Python would: a lone carriage return
+    ends a row for it, and a delimiter of several bytes needs a byte the block lacks.
+    """
+    data, delimiter = _csv_input(context.layout.delimiter, block.data)
+    if data is None or _lone_cr(data):
+        return None, []
+    fields = len(context.layout.names)
+    used = [str(position) for position, _ in context.roles.values()]
+    if context.layout.width > fields:
+        used.append(str(fields))  # the extra field of --parsable, which must be empty
+    odd: list[int] = []
+    try:
+        table = _read_csv(data, delimiter, context.layout.width, used, odd)
+    except pa.ArrowInvalid:
+        return None, []
+    if table.num_rows + len(odd) != block.size or min(odd, default=0) < 0:
+        return None, []
+    return table, odd
+
+
+def _read_csv(data: bytes, delimiter: str, width: int, used: list[str], odd: list[int]) -> pa.Table:
+    """Columns ``used`` of the rows of ``width`` fields; the 0-based other lines go to ``odd``."""
+
+    def skip(row: csv.InvalidRow) -> str:
+        odd.append(row.number - 1 if row.number else -1)
+        return "skip"
+
+    return csv.read_csv(
+        pa.BufferReader(data),
+        read_options=csv.ReadOptions(
+            use_threads=False,
+            block_size=min(len(data) + 1, 1 << 30),
+            column_names=[str(i) for i in range(width)],
+        ),
+        parse_options=csv.ParseOptions(
+            delimiter=delimiter,
+            quote_char=False,
+            ignore_empty_lines=False,
+            invalid_row_handler=skip,
+        ),
+        convert_options=csv.ConvertOptions(
+            include_columns=used,
+            column_types=dict.fromkeys(used, pa.string()),
+            strings_can_be_null=False,
+            check_utf8=False,
+        ),
+    )
+
+
+def _csv_input(delimiter: str, data: bytes) -> tuple[bytes | None, str]:
+    """The bytes and one-byte delimiter to give the CSV parser; None if no byte can stand in."""
+    encoded = delimiter.encode()
+    if len(encoded) == 1 and delimiter not in "\r\n":
+        return data, delimiter
+    free = next((byte for byte in _STAND_INS if byte not in data), None)
+    if free is None:
+        return None, delimiter
+    return data.replace(encoded, free), free.decode()
+
+
+def _lone_cr(data: bytes) -> bool:
+    """``data`` holds a carriage return that is not followed by a newline."""
+    if b"\r" not in data:
+        return False
+    text = np.frombuffer(data, np.uint8)
+    after = np.flatnonzero(text[:-1] == ord("\r")) + 1
+    return text[-1] == ord("\r") or bool((text[after] != ord("\n")).any())
+
+
+def _keep_empty_extra(rows: _Rows, extra: pa.Array, odd: list[int]) -> tuple[_Rows, list[int]]:
+    """The rows whose extra last field is empty (``--parsable``); the others become odd lines."""
+    filled = pc.not_equal(extra, "").to_numpy(zero_copy_only=False)
+    if not filled.any():
+        return rows, odd
+    keep = pa.array(~filled)
+    columns = {role: values.filter(keep) for role, values in rows.columns.items()}
+    return _Rows(columns, rows.lines[~filled]), sorted([*odd, *rows.lines[filled].tolist()])
+
+
+def _array(column: pa.ChunkedArray) -> pa.Array:
+    """The column as one array, without a copy when it has one chunk."""
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+
+
+def _odd_rows(context: _Context, block: _Block, odd: list[int]) -> tuple[_Rows, list[Reject]]:
+    """Split in Python the lines the CSV parser could not: rows, rejects, or nothing if blank."""
     layout = context.layout
     n = len(layout.names)
-    parts = pc.split_pattern(block.lines, pattern=layout.delimiter)
-    count = pc.list_value_length(parts).to_numpy(zero_copy_only=False)
-    trailing = pc.ends_with(block.lines, pattern=layout.delimiter).to_numpy(zero_copy_only=False)
-    blank = pc.equal(pc.utf8_trim_whitespace(block.lines), "").to_numpy(zero_copy_only=False)
-    fits = (count == n) | ((count == n + 1) & trailing)
-    if layout.header is not None and layout.header_line is not None:
-        fits &= ~pc.equal(block.lines, layout.header).to_numpy(zero_copy_only=False)
-        if 0 <= layout.header_line - block.offset < len(block.lines):
-            blank[layout.header_line - block.offset] = True  # the header itself is no row
-    _reject_lines(context, block, count, ~fits & ~blank)
-    keep = fits & ~blank
-    kept = parts.filter(pa.array(keep))
-    widths = np.unique(count[keep])
-    if len(widths) == 1:  # the usual case: all with or all without a trailing delimiter
-        flat, stride = pc.list_flatten(kept), int(widths[0])
-    else:
-        flat, stride = pc.list_flatten(pc.list_slice(kept, 0, n)), n
-    columns = _columns(layout.names, flat, len(kept), stride)
-    return _tables(context, block, columns, np.flatnonzero(keep))
-
-
-def _reject_lines(context: _Context, block: _Block, count: np.ndarray, bad: np.ndarray) -> None:
-    """Reject lines that do not split into the expected number of fields."""
-    n = len(context.layout.names)
-    last = len(block.lines) - 1
-    for i in np.flatnonzero(bad):
-        line = block.lines[i].as_py()
-        if line == context.layout.header:
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    rejects: list[Reject] = []
+    for index in odd:
+        text = block.texts[index]
+        if _skipped(block, index):
+            continue
+        parts = text.split(layout.delimiter)
+        if text == layout.header:
             reason = "repeated header line"
-        elif block.unterminated and i == last and count[i] < n:
+        elif len(parts) == n or (len(parts) == n + 1 and parts[-1] == ""):
+            rows.append(parts)
+            lines.append(index)
+            continue
+        elif index == block.size - 1 and not block.terminated and len(parts) < n:
             reason = "truncated line"
         else:
-            reason = f"wrong field count: {count[i]} fields, expected {n}"
-        context.sink.add(block.offset + int(i) + 1, None, reason, line)
+            reason = f"wrong field count: {len(parts)} fields, expected {n}"
+        rejects.append((index, None, reason, text))
+    return _rows(context, rows, lines), rejects
 
 
-def _columns(
-    names: tuple[str, ...], flat: pa.Array, rows: int, stride: int
-) -> dict[str, tuple[int, str, pa.Array]]:
-    """The known fields as (position, name, values), by the column they feed.
+def _skipped(block: _Block, index: int) -> bool:
+    """Line ``index`` of the block is blank or the header: no row, no reject."""
+    return (block.header and index == 0) or not block.texts[index].strip()
 
-    ``flat`` holds the fields of ``rows`` rows, ``stride`` values per row.
+
+def _rows(context: _Context, rows: list[list[str]], lines: list[int]) -> _Rows:
+    """Rows split in Python as columns."""
+    columns = {
+        role: pa.array([row[p] for row in rows], pa.string())
+        for role, (p, _) in context.roles.items()
+    }
+    return _Rows(columns, np.array(lines, dtype=np.int64))
+
+
+def _merged(parsed: _Rows, extra: _Rows) -> _Rows:
+    """The rows of both, in line order."""
+    if not len(extra.lines):
+        return parsed
+    lines = np.concatenate([parsed.lines, extra.lines])
+    order = np.argsort(lines, kind="stable")
+    columns = {
+        role: pa.concat_arrays([values, extra.columns[role]]).take(pa.array(order))
+        for role, values in parsed.columns.items()
+    }
+    return _Rows(columns, lines[order])
+
+
+def _reject_values(
+    layout: _Layout, block: _Block, checks: list[_Check], lines: np.ndarray
+) -> tuple[np.ndarray, list[Reject]]:
+    """Reject each row at its first bad field (in file order); the mask of rows kept.
+
+    Blank lines and the header line come out of the CSV parser as rows with a bad JobID:
+    they are dropped without a reject, and a repeated header is rejected as such.
     """
-    columns: dict[str, tuple[int, str, pa.Array]] = {}
-    for position, name in enumerate(names):
-        role = FIELDS.get(name.lower())
-        if role is None or role in columns:
-            continue
-        indices = np.arange(position, rows * stride, stride, dtype=np.int64)
-        values = flat.take(pa.array(indices))
-        columns[role] = (position, name, values)
-    return columns
+    rejected = np.zeros(len(lines), dtype=bool)
+    rejects: list[Reject] = []
+    for check in sorted(checks, key=lambda c: c.position):
+        bad = check.bad.to_numpy(zero_copy_only=False) & ~rejected
+        for i in np.flatnonzero(bad):
+            index = int(lines[i])
+            if _skipped(block, index):
+                continue
+            text = block.texts[index]
+            value = check.values[i].as_py()
+            field: str | None = check.field
+            if text == layout.header:
+                field, reason = None, "repeated header line"
+            elif value == "":
+                reason = f"empty {check.field}"
+            else:
+                reason = f"{check.reason}: {value!r}"
+            rejects.append((index, field, reason, text))
+        rejected |= bad
+    return ~rejected, rejects
 
 
-def _tables(
-    context: _Context,
-    block: _Block,
-    columns: dict[str, tuple[int, str, pa.Array]],
-    rows: np.ndarray,
-) -> tuple[pa.Table, pa.Table]:
-    """Convert the columns of the block's ``rows``, reject bad values, split jobs from steps."""
-    out, checks = _Converter(columns, context.zone).run()
-    keep = _reject_values(context, block, checks, rows)
-    out = {name: array.filter(keep) for name, array in out.items()}
+def _tables(context: _Context, out: dict[str, pa.Array]) -> tuple[pa.Table, pa.Table]:
+    """The converted columns as canonical jobs and steps."""
     size = len(out["job_id"])
     out["cluster"] = pa.repeat(pa.scalar(context.cluster, pa.string()), size)
     out["source"] = pa.repeat(pa.scalar(context.source, pa.string()), size)
@@ -339,23 +562,6 @@ def _tables(
     is_step = pc.not_equal(table["step_id"], "")
     jobs = table.filter(pc.invert(is_step))
     return schema.conform("jobs", jobs), schema.conform("steps", table.filter(is_step))
-
-
-def _reject_values(
-    context: _Context, block: _Block, checks: list[_Check], rows: np.ndarray
-) -> pa.Array:
-    """Reject each row at its first bad field (in file order); the mask of rows kept."""
-    rejected = np.zeros(len(rows), dtype=bool)
-    for check in sorted(checks, key=lambda c: c.position):
-        bad = check.bad.to_numpy(zero_copy_only=False) & ~rejected
-        for i in np.flatnonzero(bad):
-            value = check.values[i].as_py()
-            reason = f"empty {check.field}" if value == "" else f"{check.reason}: {value!r}"
-            local = int(rows[i])
-            line = block.lines[local].as_py()
-            context.sink.add(block.offset + local + 1, check.field, reason, line)
-        rejected |= bad
-    return pa.array(~rejected)
 
 
 class _Converter:

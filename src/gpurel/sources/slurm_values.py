@@ -18,21 +18,23 @@ import re
 import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from gpurel import hostlist, schema
 from gpurel.errors import ConfigError
 from gpurel.schema import JobState
+from gpurel.sources import byte_columns
 
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
 NULL_TIMES = ["", "Unknown", "None", "N/A"]
 NULL_DURATIONS = ["", "UNLIMITED", "Partition_Limit", "INVALID"]
 
-_ISO_TIME = r"^(?:19[7-9][0-9]|2[0-9]{3})-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}$"
+_WALL_SHAPE = b"9999-99-99T99:99:99"  # byte_columns.shaped: 9 is a digit
 _DURATION = (
     r"^(?:(?P<d>[0-9]{1,6})-(?P<dh>[0-9]{1,9})(?::(?P<dm>[0-9]{1,9})(?::(?P<ds>[0-9]{1,9}))?)?"
     r"|(?:(?P<h>[0-9]{1,9}):)?(?P<m>[0-9]{1,9}):(?P<s>[0-9]{1,9})(?:\.[0-9]{1,6})?"
@@ -108,32 +110,36 @@ def resolve_zone(tz: str | None) -> str:
 
 
 def parse_times(values: pa.Array, tz: str) -> Converted:
-    """Local ``YYYY-MM-DDTHH:MM:SS`` times in zone ``tz`` as UTC ``timestamp[us]``."""
-    shaped = pc.match_substring_regex(values, _ISO_TIME)
-    candidates = pc.if_else(shaped, values, pa.scalar(None, pa.string()))
-    parsed = pc.strptime(candidates, format=TIME_FORMAT, unit="s", error_is_null=True)
-    # strptime rolls 02-30 over to 03-02: the day it lands on must be the day written
-    day = pc.utf8_slice_codeunits(candidates, 8, 10).cast(pa.int64())
-    exact = pc.fill_null(pc.equal(pc.day(parsed), day), False)
-    parsed = pc.if_else(exact, parsed, pa.scalar(None, parsed.type))
+    """Local ``YYYY-MM-DDTHH:MM:SS`` times in zone ``tz`` as UTC ``timestamp[us]``.
+
+    Years 1970-2999; a date or clock that does not exist (02-30, 24:00, :60) is bad.
+    """
+    local, ok = _wall_seconds(values)
+    naive = pa.array(local, pa.timestamp("s"), mask=~ok)
     try:
-        utc = pc.assume_timezone(parsed, tz, ambiguous="earliest", nonexistent="latest")
+        utc = pc.assume_timezone(naive, tz, ambiguous="earliest", nonexistent="latest")
     except pa.ArrowInvalid as exc:
         raise ConfigError(f"time zone {tz!r} is not in the time zone database") from exc
-    return utc.cast(schema.TIME), _bad(values, exact, NULL_TIMES)
+    return utc.cast(schema.TIME), _bad(values, pa.array(ok), NULL_TIMES)
 
 
 def parse_durations(values: pa.Array, bare_unit: int = 1) -> Converted:
     """``[D-]HH:MM:SS``, ``D-HH[:MM]``, ``MM:SS[.mmm]`` as whole seconds (int64).
 
     A bare number counts ``bare_unit`` seconds: 1 for Elapsed, 60 for Timelimit, which
-    Slurm gives in minutes. Fractions of a second are dropped.
+    Slurm gives in minutes. Fractions of a second are dropped. The shape sacct prints,
+    ``[D-]HH:MM:SS``, is read from the bytes; the regular expression reads only the rest.
     """
-    parts = pc.extract_regex(values, _DURATION)
-    total = pc.multiply(_group_int(parts, "bare"), pa.scalar(bare_unit, pa.int64()))
-    for name, seconds in _DURATION_PARTS.items():
-        total = pc.add(total, pc.multiply(_group_int(parts, name), pa.scalar(seconds, pa.int64())))
-    return total, _bad(values, pc.is_valid(parts), NULL_DURATIONS)
+    seconds, ok = _clock_seconds(values)
+    fast = pa.array(seconds, pa.int64(), mask=~ok)
+    marker = pc.is_in(values, pa.array(NULL_DURATIONS, pa.string()))
+    rest = pc.and_not(pc.invert(pa.array(ok)), pc.fill_null(marker, True))
+    if not pc.any(rest).as_py():
+        return fast, _bad(values, pa.array(ok), NULL_DURATIONS)
+    parsed, parsed_ok = _regex_durations(values.filter(rest), bare_unit)
+    total = pc.replace_with_mask(fast, rest, parsed)
+    good = pc.replace_with_mask(pa.array(ok), rest, parsed_ok)
+    return total, _bad(values, good, NULL_DURATIONS)
 
 
 def parse_ints(values: pa.Array) -> Converted:
@@ -255,6 +261,40 @@ def _zone_key(candidate: str) -> str | None:
     return key
 
 
+def _wall_seconds(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Seconds since 1970 of ``YYYY-MM-DDTHH:MM:SS`` wall times, and which values are such."""
+    matrix, lengths = byte_columns.tail_bytes(values, len(_WALL_SHAPE))
+    (year, month, day, hour, minute, second), ok = byte_columns.shaped(matrix, _WALL_SHAPE)
+    months = (year - 1970) * 12 + month - 1
+    first = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+    length = (months + 1).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64) - first
+    ok &= (lengths == len(_WALL_SHAPE)) & (year >= 1970) & (year <= 2999)
+    ok &= (month >= 1) & (month <= 12) & (day >= 1) & (day <= length)
+    ok &= (hour <= 23) & (minute <= 59) & (second <= 59)
+    local = (first + day - 1) * 86400 + hour * 3600 + minute * 60 + second
+    return np.where(ok, local, 0), ok
+
+
+def _clock_seconds(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Seconds of ``HH:MM:SS`` and ``D-HH:MM:SS`` (up to 6 day digits), and which values are."""
+    matrix, lengths = byte_columns.tail_bytes(values, 15)
+    (hours, minutes, seconds), ok = byte_columns.shaped(matrix[7:], b"99:99:99")
+    days, numeric = byte_columns.left_digits(matrix[:6], lengths - 9)
+    dashed = (lengths >= 10) & (lengths <= 15) & (matrix[6] == ord("-")) & numeric
+    ok &= (lengths == 8) | dashed
+    total = days * 86400 + hours * 3600 + minutes * 60 + seconds
+    return np.where(ok, total, 0), ok
+
+
+def _regex_durations(values: pa.Array, bare_unit: int) -> Converted:
+    """Durations in any shape sacct prints, by regular expression: (seconds, matched)."""
+    parts = pc.extract_regex(values, _DURATION)
+    total = pc.multiply(_group_int(parts, "bare"), pa.scalar(bare_unit, pa.int64()))
+    for name, seconds in _DURATION_PARTS.items():
+        total = pc.add(total, pc.multiply(_group_int(parts, name), pa.scalar(seconds, pa.int64())))
+    return total, pc.is_valid(parts)
+
+
 def _bad(values: pa.Array, ok: pa.Array, nulls: Sequence[str]) -> pa.Array:
     """Present, not a null marker, and not parsed."""
     marker = pc.is_in(values, pa.array(nulls, pa.string()))
@@ -279,6 +319,7 @@ def _per_unique(
     return [column.take(encoded.indices) for column in columns]
 
 
+@lru_cache(maxsize=1 << 16)  # states, TRES and node lists repeat from block to block
 def _state_row(text: str) -> tuple[str | None, str | None, bool]:
     found = canonical_state(text)
     if found is None:
@@ -296,6 +337,7 @@ def _truncated_state(prefix: str) -> tuple[JobState, str | None] | None:
     return (matches.pop(), None) if len(matches) == 1 else None
 
 
+@lru_cache(maxsize=1 << 16)
 def _tres_row(text: str, kind: str) -> tuple[int | None, bool]:
     tres = parse_tres(text)
     count = None if tres is None else tres_count(tres, kind)
@@ -304,6 +346,7 @@ def _tres_row(text: str, kind: str) -> tuple[int | None, bool]:
     return count, True
 
 
+@lru_cache(maxsize=1 << 12)  # fewer: an expanded list can be long
 def _nodelist_row(text: str) -> tuple[list[str] | None, bool]:
     try:
         return hostlist.expand(text), True

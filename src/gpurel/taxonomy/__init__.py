@@ -31,6 +31,7 @@ class Category:
     severity: str
     priority: int
     description: str
+    evidence: bool = True  # False: recorded, but never the cause of a job failure
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class Taxonomy:
                 severity=Severity(spec["severity"]).value,
                 priority=int(spec["priority"]),
                 description=spec.get("description", ""),
+                evidence=bool(spec.get("evidence", True)),
             )
             for name, spec in doc.get("categories", {}).items()
         }
@@ -107,13 +109,14 @@ class Taxonomy:
         return self._classification("unknown")
 
     def priorities(self) -> pa.Table:
-        """(category, domain, priority) for engine-side joins."""
+        """(category, domain, priority, evidence) for engine-side joins."""
         cats = sorted(self.categories.values(), key=lambda c: c.priority)
         return pa.table(
             {
                 "category": [c.name for c in cats],
                 "domain": [c.domain for c in cats],
                 "priority": pa.array([c.priority for c in cats], pa.int32()),
+                "evidence": pa.array([c.evidence for c in cats], pa.bool_()),
             }
         )
 

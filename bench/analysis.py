@@ -1,0 +1,277 @@
+"""Analysis speed and memory: attribution + metrics on synthetic clusters, DuckDB and Spark.
+
+``gpurel analyze`` in full (``summary.analyze``: attribution, window sensitivity, node-days,
+episodes, r_f, MTTF, runs and ETTR, lemons, ...) on the synthetic cluster of ``synthetic.py``
+(2,000 nodes, one job attempt per 25 health-check records, a period that grows with the size).
+Each analysis runs in a child process; its peak memory is sampled from /proc over the child and
+its descendants (Spark's JVM included). Sections, each with ratios to a baseline of this run:
+
+1. scaling, DuckDB warehouse file: from about 10^5 to ``--max-events`` records in doubling
+   steps (halving down from the largest). Ratios to the smallest size: time and memory, and
+   time per record (1.00 = linear growth).
+2. target: the largest size (4M attempts + 10^8 records by default) against the targets,
+   5 minutes and 8 GB on this machine.
+3. Spark local (reference), ``--spark-events`` records as a Parquet warehouse: Spark against
+   DuckDB on the same directory (the baseline).
+
+``--profile`` adds the seconds of every top-level step of the analysis (which query
+dominates). Usage:
+    uv run python bench/analysis.py [--max-events 1e8] [--min-events 1e5] [--spark-events 1e7]
+        [--spark-memory 8g] [--profile] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import synthetic
+
+TARGET_S = 300
+TARGET_GIB = 8
+
+
+def _rss_kib(pid: int) -> int:
+    """Resident memory of one process, 0 once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _tree(root: int) -> list[int]:
+    """``root`` and its live descendants."""
+    found, queue = [], [root]
+    while queue:
+        pid = queue.pop()
+        found.append(pid)
+        for task in Path(f"/proc/{pid}/task").glob("*/children"):
+            try:
+                queue += [int(c) for c in task.read_text().split()]
+            except OSError:
+                continue
+    return found
+
+
+class PeakMemory:
+    """Samples the summed RSS of a process tree every 50 ms; ``peak_mib`` is the largest."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak_kib, self._done = pid, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._done.wait(0.05):
+            total = sum(_rss_kib(p) for p in _tree(self.pid))
+            self.peak_kib = max(self.peak_kib, total)
+
+    def stop(self) -> float:
+        self._done.set()
+        self._thread.join()
+        return self.peak_kib / 1024
+
+
+def profiled() -> dict[str, float]:
+    """Time every top-level step of ``summary.analyze``: the returned dict fills as it runs.
+
+    Wraps the functions of the ``gpurel.analysis`` modules (and those ``summary`` imported by
+    name); a call made inside another wrapped call counts for the outer one only.
+    """
+    import importlib
+    import pkgutil
+    import types
+
+    import gpurel.analysis
+    from gpurel.analysis import summary
+
+    seconds: dict[str, float] = {}
+    depth = 0
+
+    def timed(label: str, function: types.FunctionType) -> types.FunctionType:
+        def wrapper(*args: object, **kwargs: object) -> object:
+            nonlocal depth
+            depth += 1
+            began = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                depth -= 1
+                if depth == 0:
+                    seconds[label] = seconds.get(label, 0.0) + time.perf_counter() - began
+
+        return wrapper  # type: ignore[return-value]
+
+    for info in pkgutil.iter_modules(gpurel.analysis.__path__):
+        module = importlib.import_module(f"gpurel.analysis.{info.name}")
+        for name, value in vars(module).items():
+            is_step = isinstance(value, types.FunctionType) and value.__module__.startswith(
+                "gpurel.analysis"
+            )
+            if is_step and not (module is summary and name in ("analyze", "to_json")):
+                setattr(module, name, timed(f"{value.__module__[16:]}.{name}", value))
+    return seconds
+
+
+def child(engine: str, target: str, args: argparse.Namespace) -> None:
+    """Analyze ``target`` on ``engine`` in this process; print seconds and steps as JSON."""
+    from gpurel.analysis import summary
+    from gpurel.warehouse import Warehouse
+
+    if engine == "spark":
+        from pyspark.sql import SparkSession
+
+        session = (
+            SparkSession.builder.master("local[2]")
+            .config("spark.driver.memory", args.spark_memory)
+            .config("spark.sql.shuffle.partitions", "8")
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .getOrCreate()
+        )
+        session.sparkContext.setLogLevel("ERROR")
+    warehouse = Warehouse.open(target, engine=engine)
+    steps = profiled() if args.profile else {}
+    began = time.perf_counter()
+    result = summary.analyze(warehouse)
+    seconds = time.perf_counter() - began
+    overview = result.overview
+    counts = {"attempts": overview["job_attempts"], "events": overview["node_events"]}
+    print(json.dumps({"seconds": seconds, "steps": steps} | counts))
+
+
+def analyze(engine: str, target: Path, args: argparse.Namespace) -> dict:
+    """Analyze ``target`` on ``engine`` in a child process: seconds, peak MiB, steps."""
+    command = [sys.executable, __file__, "--child", engine, str(target)]
+    command += ["--spark-memory", args.spark_memory] + (["--profile"] if args.profile else [])
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    memory = PeakMemory(process.pid)
+    out, _ = process.communicate()
+    peak = memory.stop()
+    if process.returncode:
+        raise SystemExit(f"{engine} analysis of {target} failed ({process.returncode})")
+    return json.loads(out.strip().splitlines()[-1]) | {"peak_mib": peak}
+
+
+def build(size: synthetic.Size, workdir: Path, duckdb_file: bool) -> tuple[Path, float]:
+    """The synthetic cluster as a Parquet directory (and a DuckDB file); seconds taken."""
+    began = time.perf_counter()
+    parquet = workdir / f"cluster_{size.events}"
+    synthetic.write_parquet(size, parquet)
+    if not duckdb_file:
+        return parquet, time.perf_counter() - began
+    path = workdir / f"cluster_{size.events}.duckdb"
+    synthetic.write_duckdb(parquet, path)
+    shutil.rmtree(parquet)
+    return path, time.perf_counter() - began
+
+
+COLUMNS = (("", 10), ("records", 13), ("attempts", 11), ("seconds", 9), ("peak MiB", 10))
+RATIOS = (("time", 10), ("per rec.", 10), ("memory", 10))
+HEADER = "".join(f"{n:<{w}}" if not n else f"{n:>{w}}" for n, w in COLUMNS + RATIOS)
+
+
+def _row(label: str, r: dict, base: dict) -> str:
+    """One measurement, with its ratios to ``base`` (per record: 1.00 = linear growth)."""
+    time_ratio = r["seconds"] / base["seconds"]
+    ratios = (
+        time_ratio,
+        time_ratio / (r["events"] / base["events"]),
+        r["peak_mib"] / base["peak_mib"],
+    )
+    values = (f"{r['events']:>13,}", f"{r['attempts']:>11,}", f"{r['seconds']:>9.1f}")
+    return f"{label:<10}{''.join(values)}{r['peak_mib']:>10,.0f}" + "".join(
+        f"{x:>9.2f}x" for x in ratios
+    )
+
+
+def _steps(r: dict) -> None:
+    for name, seconds in sorted(r["steps"].items(), key=lambda kv: -kv[1])[:12]:
+        print(f"    {name:<32}{seconds:>8.1f} s")
+
+
+def scaling(args: argparse.Namespace, workdir: Path) -> list[dict]:
+    """Section 1: the DuckDB warehouse file from ``--min-events`` to ``--max-events``."""
+    sizes = [int(args.max_events)]
+    while sizes[-1] // 2 >= args.min_events:
+        sizes.append(sizes[-1] // 2)
+    results = []
+    print("1. scaling, DuckDB warehouse file (ratios to the smallest size)")
+    print(HEADER)
+    for events in reversed(sizes):
+        size = synthetic.Size(events, args.fail_share)
+        path, built = build(size, workdir, duckdb_file=True)
+        r = analyze("duckdb", path, args) | {"built_s": built}
+        results.append(r)
+        print(_row("duckdb", r, results[0]), flush=True)
+        if args.profile:
+            _steps(r)
+        if not args.keep:
+            path.unlink()
+    return results
+
+
+def target(largest: dict) -> None:
+    """Section 2: the largest size against the targets."""
+    minutes, gib = largest["seconds"] / 60, largest["peak_mib"] / 1024
+    verdict = "met" if largest["seconds"] <= TARGET_S and gib <= TARGET_GIB else "MISSED"
+    print(
+        f"\n2. target ({largest['attempts']:,} attempts + {largest['events']:,} records): "
+        f"{minutes:.1f} min of {TARGET_S / 60:.0f}, {gib:.1f} GiB of {TARGET_GIB}: {verdict}"
+        f" (data built in {largest['built_s']:.0f} s, not counted)"
+    )
+
+
+def spark(args: argparse.Namespace, workdir: Path) -> list[dict]:
+    """Section 3: Spark local against DuckDB on one Parquet warehouse directory."""
+    size = synthetic.Size(int(args.spark_events), args.fail_share)
+    path, _ = build(size, workdir, duckdb_file=False)
+    print("\n3. Spark local[2] (reference) against DuckDB on the same Parquet warehouse")
+    print(HEADER)
+    base = analyze("duckdb", path, args)
+    print(_row("duckdb", base, base), flush=True)
+    on_spark = analyze("spark", path, args)
+    print(_row("spark", on_spark, base), flush=True)
+    if args.profile:
+        _steps(on_spark)
+    return [base, on_spark]
+
+
+def main() -> None:
+    """Run the sections and print one JSON line with every measurement."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max-events", type=float, default=1e8)
+    parser.add_argument("--min-events", type=float, default=1e5)
+    parser.add_argument("--spark-events", type=float, default=1e7)
+    parser.add_argument("--spark-memory", default="8g", help="Spark driver memory")
+    parser.add_argument("--fail-share", type=float, default=0.05, help="failing records")
+    parser.add_argument("--profile", action="store_true", help="seconds per analysis step")
+    parser.add_argument("--no-spark", action="store_true", help="skip section 3")
+    parser.add_argument("--keep", type=Path, help="keep the generated warehouses here")
+    parser.add_argument("--child", nargs=2, metavar=("ENGINE", "WAREHOUSE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child, args)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = args.keep or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        results = {"scaling": scaling(args, workdir)}
+        target(results["scaling"][-1])
+        if not args.no_spark:
+            results["spark"] = spark(args, workdir)
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,714 @@
+"""Lemon nodes (PAPER.md §6): per-node signals over a rolling window, in the engine.
+
+The window is ``(as_of - window, as_of]`` (default 28 days up to the data's end: the latest job
+time, event time or inventory bound). The nodes rated are the inventory nodes in service during
+the window, and every node seen in jobs or events for clusters without an inventory (as for
+node-days). Signals, per (cluster, node):
+
+- ``excl_jobid_count``: jobs submitted in the window whose ``excluded_nodes`` list the node
+  (distinct job ids);
+- ``xid_cnt``: node-event records with an XID code;
+- ``tickets``: repair tickets opened in the window (``sources.tickets``);
+- ``out_count``: times the node was taken out of scheduling: failing node events of high
+  severity (removed at once) or low severity (drained), Slurm down/drain records included,
+  merged per node across categories like failure episodes (a record more than the merge gap,
+  default 1 h, after the latest end so far starts a new outage), so co-occurring checks of
+  one fault count once;
+- ``multi_node_node_fails`` / ``single_node_node_fails``: infrastructure failures
+  (``metrics.is_infra_failure``: hardware or system-software cause, or an unattributed
+  NODE_FAIL; the count of MTTF and of lost goodput) of attempts on more than one node / one
+  node that ended in the window, charged to a node as ``node_failures`` does: the node of the
+  attributed cause, else the attempt's only node (a multi-node NODE_FAIL without a cause
+  cannot be charged to any node and is left out). Failures of one kind on one node merged like
+  episodes (ends less than the merge gap apart) count once: a fault that kills every job on a
+  node is one node failure;
+- ``single_node_node_failure_rate``: ``single_node_node_fails`` / single-node attempts that
+  ran on the node and ended in the window (null for a node with fewer than
+  ``min_single_jobs``, default 10, such attempts: too few to rate).
+
+A signal whose input is missing is absent (null on every node), never 0: exclusions when no
+job records ``excluded_nodes``, XIDs when no node event carries an XID code, tickets without a
+ticket file, out_count without node events, the job signals without job accounting.
+``Lemons.available`` says which signals were computed, and why the others were not.
+
+Detection (``models.lemon_rule``): thresholds from each signal's distribution across the
+rated nodes, a node flagged when enough signals reach theirs, and a score that ranks all.
+Each flagged node comes with its evidence: the jobs (failures, exclusions) and node events
+(outages, XID records, tickets) behind its signals.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from gpurel import hostlist
+from gpurel.analysis import metrics
+from gpurel.analysis.attribution import JOB_KEY, first_node, ran, seconds_between
+from gpurel.analysis.node_failures import _charged_node
+from gpurel.errors import ConfigError
+from gpurel.formatting import number
+from gpurel.models.failure_model import poisson_interval
+from gpurel.models.lemon_rule import LemonRule, detect
+from gpurel.schema import Result, Severity
+
+NODE_KEY = ("cluster", "node")
+OUT_SEVERITIES = (Severity.HIGH.value, Severity.LOW.value)
+MULTI, SINGLE, RATE = (
+    "multi_node_node_fails",
+    "single_node_node_fails",
+    "single_node_node_failure_rate",
+)
+EXCLUDED, XID, TICKETS, OUT = "excl_jobid_count", "xid_cnt", "tickets", "out_count"
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A lemon signal: its name, its floor (the least value that can fire) and its meaning."""
+
+    name: str
+    floor: float
+    doc: str
+
+
+SIGNALS = (
+    Signal(EXCLUDED, 3, "jobs that excluded the node"),
+    Signal(XID, 3, "node-event records with an XID code"),
+    Signal(TICKETS, 2, "repair tickets opened"),
+    Signal(OUT, 3, "times taken out of scheduling (merged outages)"),
+    Signal(MULTI, 3, "node failures of multi-node attempts"),
+    Signal(SINGLE, 3, "node failures of single-node attempts"),
+    Signal(RATE, 0.25, "node failures per single-node attempt"),
+)
+NAMES = tuple(s.name for s in SIGNALS)
+
+
+@dataclass(frozen=True)
+class LemonSettings:
+    """The window, the outage merge gap and the detection rule."""
+
+    window_s: int = 28 * metrics.DAY_S
+    as_of: datetime | None = None  # None: the data's end
+    merge_gap_s: int = 3600
+    min_single_jobs: int = 10  # fewer single-node attempts leave the rate null
+    rule: LemonRule = field(default_factory=LemonRule)
+
+    def __post_init__(self) -> None:
+        if self.window_s <= 0 or self.merge_gap_s < 0 or self.min_single_jobs < 1:
+            raise ConfigError(
+                "lemons: the window must be positive, the merge gap >= 0, min_single_jobs >= 1"
+            )
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What the signals are computed from: canonical tables, ``failures``, optional tickets."""
+
+    jobs: ir.Table  # ``Warehouse.jobs()``: with ``attempt``
+    events: ir.Table
+    nodes: ir.Table
+    failures: ir.Table  # ``attribution.attribute``
+    tickets: ir.Table | None = None  # ``sources.tickets``
+
+
+@dataclass
+class Lemons:
+    """Signals, thresholds, the ranked nodes and the evidence behind the flagged ones."""
+
+    settings: LemonSettings
+    period: metrics.Period
+    available: dict[str, str | None]  # signal -> None, or why it is absent
+    thresholds: pa.Table  # signal, meaning, available, absent_reason, floor, threshold, firing
+    nodes: pa.Table  # rank, cluster, node, score, fired, signals, flagged, each signal, ...
+    evidence_jobs: pa.Table
+    evidence_events: pa.Table
+
+    @property
+    def flagged(self) -> pa.Table:
+        """The flagged nodes, highest score first."""
+        return self.nodes.filter(self.nodes["flagged"])
+
+
+# --- window and nodes -------------------------------------------------------------------------
+
+
+def window(inputs: Inputs, settings: LemonSettings) -> metrics.Period:
+    """``(as_of - window, as_of]``, ``as_of`` defaulting to the end of the data."""
+    end = settings.as_of
+    if end is None:
+        end = metrics.analysis_period(inputs.jobs, inputs.events, inputs.nodes).end
+    return metrics.Period(end - timedelta(seconds=settings.window_s), end)
+
+
+def within(t: ir.TimestampValue, period: metrics.Period) -> ir.BooleanValue:
+    """``t`` in ``(period.start, period.end]``: consecutive windows never share a record."""
+    return (t > period.start) & (t <= period.end)
+
+
+def rated_nodes(inputs: Inputs, period: metrics.Period) -> ir.Table:
+    """(cluster, node) of every node in service during ``period`` (see the module docstring)."""
+    # the spans that define node-days: inventory spans, else observed nodes over the period
+    spans = metrics._node_spans(inputs.jobs, inputs.events, inputs.nodes, period)
+    live = spans.filter(spans.start < period.end, spans.end > period.start)
+    return live.select(*NODE_KEY).distinct()
+
+
+def availability(inputs: Inputs) -> dict[str, str | None]:
+    """Per signal: None when its input is there, else why the signal is absent."""
+    jobs, events = inputs.jobs, inputs.events
+    j = jobs.aggregate(n=jobs.count(), excl=jobs.excluded_nodes.notnull().cast("int64").sum())
+    e = events.aggregate(events=events.count(), xid=events.xid.notnull().cast("int64").sum())
+    row = j.cross_join(e).to_pyarrow().to_pylist()[0]
+    no_jobs = None if row["n"] else "no job accounting"
+    return {
+        EXCLUDED: None if row["excl"] else "no job records excluded nodes",
+        XID: None if row["xid"] else "no node event carries an XID code",
+        TICKETS: None if inputs.tickets is not None else "no ticket file given",
+        OUT: None if row["events"] else "no node events",
+        MULTI: no_jobs,
+        SINGLE: no_jobs,
+        RATE: no_jobs,
+    }
+
+
+# --- what the signals count -------------------------------------------------------------------
+
+
+def charged_failures(inputs: Inputs) -> ir.Table:
+    """Infrastructure failures with the node each is charged to and whether it was multi-node."""
+    f = inputs.failures
+    jobs = inputs.jobs
+    only = jobs.select(*JOB_KEY, only=first_node(jobs.nodes), width=jobs.nodes.length())
+    f = f.filter(metrics.is_infra_failure(f)).join(only, list(JOB_KEY))
+    f = f.mutate(charged=_charged_node(f), multi=f.n_nodes.fill_null(f.width) > 1)
+    return f.filter(f.charged.notnull()).select(
+        *JOB_KEY,
+        "state",
+        "category",
+        "check",
+        "n_gpus",
+        "end_time",
+        "attributed",
+        "multi",
+        node="charged",
+    )
+
+
+def exclusions(jobs: ir.Table, period: metrics.Period) -> ir.Table:
+    """(cluster, job_id, node, time) for jobs submitted in ``period`` that excluded the node."""
+    j = jobs.filter(jobs.excluded_nodes.notnull())
+    j = j.filter(within(j.submit_time.fill_null(j.end_time), period))
+    picked = j.select("cluster", "job_id", time=j.submit_time, node=j.excluded_nodes)
+    picked = picked.unnest("node")
+    return picked.group_by("cluster", "job_id", "node").aggregate(time=picked.time.min())
+
+
+def outages(events: ir.Table, period: metrics.Period, merge_gap_s: int) -> ir.Table:
+    """Failing high/low-severity records in ``period`` merged per node across categories.
+
+    Columns as ``metrics.episodes``; ``check`` is the first record's ``category: check`` (just
+    the category where the check has its name).
+    """
+    e = events.filter(within(events.time, period), events.severity.isin(OUT_SEVERITIES))
+    e = e.mutate(
+        category=ibis.literal("out"),
+        domain=ibis.literal("out"),
+        check=ibis.cases((e.check == e.category, e.check), else_=e.category.concat(": ", e.check)),
+    )
+    return metrics.episodes(e, merge_gap_s)
+
+
+def xid_records(events: ir.Table, period: metrics.Period) -> ir.Table:
+    """Node events with an XID code in ``period``."""
+    return events.filter(events.xid.notnull(), within(events.time, period))
+
+
+def tickets_on(tickets: ir.Table, rated: ir.Table, period: metrics.Period) -> ir.Table:
+    """Tickets opened in ``period`` on rated nodes (a ticket without cluster matches any)."""
+    t = tickets.filter(within(tickets.opened, period))
+    j = rated.join(t, [rated.node == t.node, t.cluster.isnull() | (t.cluster == rated.cluster)])
+    return j.select(rated.cluster, rated.node, "opened", "closed", "outcome", "confirmed")
+
+
+def single_node_attempts(jobs: ir.Table, period: metrics.Period) -> ir.Table:
+    """(cluster, node, job_id, attempt) of single-node attempts that ran and ended in period."""
+    width = jobs.n_nodes.fill_null(jobs.nodes.length())
+    j = jobs.filter(ran(jobs), width == 1, within(jobs.end_time, period))
+    return j.select(*JOB_KEY, node=first_node(j.nodes))
+
+
+# --- signals ----------------------------------------------------------------------------------
+
+
+def _per_node(t: ir.Table, name: str) -> ir.Table:
+    return t.group_by(*NODE_KEY).aggregate(**{name: t.count()})
+
+
+def incidents(failures: ir.Table, merge_gap_s: int) -> ir.Table:
+    """Charged failures merged per node and kind (``category`` multi / single) like episodes:
+    one fault that kills every job on a node is one incident."""
+    as_events = failures.select(
+        *NODE_KEY,
+        time="end_time",
+        end_time="end_time",
+        check="job_id",
+        category=ibis.cases((failures.multi, MULTI), else_=SINGLE),
+        domain=ibis.literal("job"),
+        result=ibis.literal(Result.FAIL.value),
+    )
+    return metrics.episodes(as_events, merge_gap_s)
+
+
+def _signal_tables(
+    inputs: Inputs, rated: ir.Table, period: metrics.Period, settings: LemonSettings
+) -> list[ir.Table]:
+    """Per-node counts of every signal, and single-node attempts (the rate's exposure)."""
+    failures = charged_failures(inputs)
+    failures = incidents(failures.filter(within(failures.end_time, period)), settings.merge_gap_s)
+    tables = [
+        _per_node(exclusions(inputs.jobs, period), EXCLUDED),
+        _per_node(xid_records(inputs.events, period), XID),
+        _per_node(outages(inputs.events, period, settings.merge_gap_s), OUT),
+        _per_node(failures.filter(failures.category == MULTI), MULTI),
+        _per_node(failures.filter(failures.category == SINGLE), SINGLE),
+        _per_node(single_node_attempts(inputs.jobs, period), "single_node_jobs"),
+    ]
+    if inputs.tickets is not None:
+        tables.append(_per_node(tickets_on(inputs.tickets, rated, period), TICKETS))
+    return tables
+
+
+def signals(
+    inputs: Inputs, period: metrics.Period, settings: LemonSettings
+) -> tuple[pa.Table, dict[str, str | None]]:
+    """Per rated node every signal (null where absent), and each signal's availability."""
+    available = availability(inputs)
+    rated = rated_nodes(inputs, period)
+    t = rated
+    for counts in _signal_tables(inputs, rated, period, settings):
+        counts = counts.rename({f"{k}_": k for k in NODE_KEY})
+        t = t.left_join(counts, [t[k] == counts[f"{k}_"] for k in NODE_KEY]).drop(
+            *(f"{k}_" for k in NODE_KEY)
+        )
+    t = t.mutate(single_node_jobs=t.single_node_jobs.fill_null(0))
+    values = {
+        name: t[name].fill_null(0).cast("float64")
+        if available[name] is None
+        else ibis.null("float64")
+        for name in NAMES
+        if name != RATE
+    }
+    single = t[SINGLE].fill_null(0).cast("float64")
+    rated_jobs = t.single_node_jobs >= settings.min_single_jobs
+    rate = ibis.cases((rated_jobs, single / t.single_node_jobs), else_=ibis.null("float64"))
+    values[RATE] = rate if available[RATE] is None else ibis.null("float64")
+    table = t.select(*NODE_KEY, "single_node_jobs", **{n: values[n] for n in NAMES})
+    return table.order_by(*NODE_KEY).to_pyarrow(), available
+
+
+# --- detection and evidence -------------------------------------------------------------------
+
+
+def _thresholds(available: dict[str, str | None], cuts: np.ndarray, fires: np.ndarray) -> pa.Table:
+    return pa.table(
+        {
+            "signal": list(NAMES),
+            "meaning": [s.doc for s in SIGNALS],
+            "available": [available[n] is None for n in NAMES],
+            "absent_reason": [available[n] for n in NAMES],
+            "floor": [s.floor for s in SIGNALS],
+            "threshold": pa.array(cuts, pa.float64(), from_pandas=True),
+            "firing": fires.sum(axis=0).astype(np.int64),
+        }
+    )
+
+
+def _ranked(
+    values: pa.Table, fires: np.ndarray, score: np.ndarray, flagged: np.ndarray
+) -> pa.Table:
+    """The nodes with score, fired signals and flag, highest score first (rank from 1)."""
+    fired_names = [", ".join(n for n, f in zip(NAMES, row, strict=True) if f) for row in fires]
+    t = values.append_column("score", pa.array(score, pa.float64()))
+    t = t.append_column("fired", pa.array(fires.sum(axis=1), pa.int64()))
+    t = t.append_column("signals", pa.array(fired_names, pa.string()))
+    t = t.append_column("flagged", pa.array(flagged, pa.bool_()))
+    t = t.sort_by(
+        [
+            ("score", "descending"),
+            ("fired", "descending"),
+            ("cluster", "ascending"),
+            ("node", "ascending"),
+        ]
+    )
+    return t.add_column(0, "rank", pa.array(np.arange(1, t.num_rows + 1), pa.int64()))
+
+
+def _job_evidence(inputs: Inputs, period: metrics.Period, flagged: ir.Table) -> ir.Table:
+    """The failures and exclusions behind the job signals of the flagged nodes."""
+    f = charged_failures(inputs)
+    f = f.filter(within(f.end_time, period)).semi_join(flagged, list(NODE_KEY))
+    failures = f.select(
+        *NODE_KEY,
+        signal=ibis.cases((f.multi, MULTI), else_=SINGLE),
+        job_id=f.job_id,
+        attempt=f.attempt.cast("int64"),
+        time=f.end_time,
+        state=f.state,
+        category=f.category,
+        check=f.check,
+        n_gpus=f.n_gpus.cast("int64"),
+        attributed=f.attributed,
+    )
+    x = exclusions(inputs.jobs, period).semi_join(flagged, list(NODE_KEY))
+    excluded = x.select(
+        *NODE_KEY,
+        signal=ibis.literal(EXCLUDED),
+        job_id=x.job_id,
+        attempt=ibis.null("int64"),
+        time=x.time,
+        state=ibis.null("string"),
+        category=ibis.null("string"),
+        check=ibis.null("string"),
+        n_gpus=ibis.null("int64"),
+        attributed=ibis.null("boolean"),
+    )
+    return metrics._union(failures, excluded)
+
+
+def _event_evidence(
+    inputs: Inputs, period: metrics.Period, settings: LemonSettings, flagged: ir.Table
+) -> ir.Table:
+    """The outages, XID records and tickets behind the event signals of the flagged nodes."""
+    o = outages(inputs.events, period, settings.merge_gap_s).semi_join(flagged, list(NODE_KEY))
+    more = o.check.concat(" (+", (o.checks - 1).cast("string"), " more)")
+    parts = [
+        o.select(
+            *NODE_KEY,
+            signal=ibis.literal(OUT),
+            time=o.start,
+            end_time=o.end,
+            records=o.records.cast("int64"),
+            detail=ibis.cases((o.checks > 1, more), else_=o.check),
+            message=ibis.null("string"),
+        )
+    ]
+    x = xid_records(inputs.events, period).semi_join(flagged, list(NODE_KEY))
+    parts.append(
+        x.select(
+            *NODE_KEY,
+            signal=ibis.literal(XID),
+            time=x.time,
+            end_time=x.end_time,
+            records=ibis.literal(1, "int64"),
+            detail=ibis.literal("XID ").concat(x.xid.cast("string"), ": ", x.check),
+            message=x.message,
+        )
+    )
+    if inputs.tickets is not None:
+        t = tickets_on(inputs.tickets, flagged, period)
+        parts.append(
+            t.select(
+                *NODE_KEY,
+                signal=ibis.literal(TICKETS),
+                time=t.opened,
+                end_time=t.closed,
+                records=ibis.literal(1, "int64"),
+                detail=ibis.literal("ticket: ").concat(t.outcome.fill_null("open")),
+                message=ibis.null("string"),
+            )
+        )
+    return metrics._union(*parts)
+
+
+def _matrix(values: pa.Table) -> np.ndarray:
+    """Nodes x signals as floats, NaN where a value is null."""
+    columns = [values[n].cast(pa.float64()).to_numpy(zero_copy_only=False) for n in NAMES]
+    return np.column_stack(columns) if columns else np.empty((0, 0))
+
+
+def find_lemons(inputs: Inputs, settings: LemonSettings | None = None) -> Lemons:
+    """Signals over the window, the rule's thresholds and flags, and the flagged nodes' evidence."""
+    s = settings or LemonSettings()
+    period = window(inputs, s)
+    values, available = signals(inputs, period, s)
+    d = detect(_matrix(values), [sig.floor for sig in SIGNALS], s.rule)
+    nodes = _ranked(values, d.fires, d.score, d.flagged)
+    flagged = ibis.memtable(nodes.filter(nodes["flagged"]).select(list(NODE_KEY)))
+    order = [*NODE_KEY, "signal", "time"]
+    jobs = _job_evidence(inputs, period, flagged).order_by(*order, "job_id", "attempt")
+    events = _event_evidence(inputs, period, s, flagged)
+    return Lemons(
+        settings=s,
+        period=period,
+        available=available,
+        thresholds=_thresholds(available, d.thresholds, d.fires),
+        nodes=nodes,
+        evidence_jobs=jobs.to_pyarrow(),
+        evidence_events=events.order_by(*order, "detail", "end_time", "message").to_pyarrow(),
+    )
+
+
+def _what_event(e: dict[str, Any]) -> str:
+    return e["detail"] + (f" ({e['records']} records)" if e["records"] > 1 else "")
+
+
+def _what_job(j: dict[str, Any]) -> str:
+    what = f"job {j['job_id']}" + (f"#{j['attempt']}" if j["attempt"] is not None else "")
+    if j["state"] is not None:
+        what += f" {j['state']} {j['category']}, {j['n_gpus']:,} GPUs"
+    return what
+
+
+def evidence_rows(found: Lemons) -> list[dict[str, Any]]:
+    """The flagged nodes' evidence for people, by rank then time: node, signal, time, what."""
+    rank = {(r["cluster"], r["node"]): r["rank"] for r in found.flagged.to_pylist()}
+    rows = [e | {"what": _what_event(e)} for e in found.evidence_events.to_pylist()]
+    rows += [j | {"what": _what_job(j)} for j in found.evidence_jobs.to_pylist()]
+    rows.sort(key=lambda r: (rank[(r["cluster"], r["node"])], r["time"], r["signal"]))
+    keep = ("cluster", "node", "signal", "time", "what")
+    return [{k: r[k] for k in keep} for r in rows]
+
+
+# --- what to do about them --------------------------------------------------------------------
+
+
+def _by_cluster(lemons: Lemons) -> dict[str, list[dict[str, Any]]]:
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in lemons.flagged.to_pylist():
+        groups.setdefault(row["cluster"], []).append(row)
+    return dict(sorted(groups.items()))
+
+
+def exclude_lists(lemons: Lemons) -> dict[str, str]:
+    """Per cluster, the flagged nodes as one Slurm hostlist (for ``--exclude``)."""
+    return {
+        cluster: hostlist.compress(r["node"] for r in rows)
+        for cluster, rows in _by_cluster(lemons).items()
+    }
+
+
+def _reason(row: dict[str, Any], thresholds: dict[str, float]) -> str:
+    fired = row["signals"].split(", ") if row["signals"] else []
+    parts = [f"{n} {number(row[n])}>={number(thresholds[n])}" for n in fired]
+    return f"gpurel: lemon score {row['score']:.2f}" + (f": {', '.join(parts)}" if parts else "")
+
+
+def drain_commands(lemons: Lemons) -> dict[str, list[str]]:
+    """Per cluster, one ``scontrol update ... state=drain`` per flagged node (never run)."""
+    cuts = dict(
+        zip(
+            lemons.thresholds["signal"].to_pylist(),
+            lemons.thresholds["threshold"].to_pylist(),
+            strict=True,
+        )
+    )
+    return {
+        cluster: [
+            f"scontrol update nodename={shlex.quote(r['node'])} state=drain "
+            f"reason={shlex.quote(_reason(r, cuts))}"
+            for r in rows
+        ]
+        for cluster, rows in _by_cluster(lemons).items()
+    }
+
+
+# --- backtest ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Backtest:
+    """What happened after the as-of time on the flagged nodes and on the others.
+
+    ``rates``: per group (flagged, other): nodes, node-days after as-of, outages and node
+    failures (counted as the signals count them) with rates per 1000 node-days and exact 95%
+    Poisson intervals. ``large_jobs``: attempts of at least ``min_gpus`` GPUs that ran and
+    ended after as-of, their infrastructure failures and failure share; the failures charged
+    to a flagged node and the failure share without them (what excluding the flagged nodes
+    would have saved, everything else unchanged); the attempts that touched a flagged node,
+    their failures, and the failure share of the attempts that did not (a noisier check).
+    ``truth`` and ``tickets``: precision and recall of the flags against the known lemons, and
+    against nodes with a confirmed repair ticket opened after as-of (None without them).
+    """
+
+    after: metrics.Period
+    rates: pa.Table
+    large_jobs: dict[str, Any]
+    truth: dict[str, Any] | None
+    tickets: dict[str, Any] | None
+
+
+def precision_recall(flagged: set[Any], actual: set[Any]) -> dict[str, Any]:
+    """Precision and recall of ``flagged`` against ``actual`` (null where undefined)."""
+    hits = len(flagged & actual)
+    return {
+        "flagged": len(flagged),
+        "actual": len(actual),
+        "true_positives": hits,
+        "precision": hits / len(flagged) if flagged else None,
+        "recall": hits / len(actual) if actual else None,
+    }
+
+
+def _flag_column(t: ir.Table, flagged: ir.Table) -> ir.Table:
+    """``t`` with ``flagged``: whether its (cluster, node) is among ``flagged``."""
+    marked = flagged.select(f_cluster="cluster", f_node="node", hit=ibis.literal(True))
+    j = t.left_join(marked, [t.cluster == marked.f_cluster, t.node == marked.f_node])
+    return j.mutate(flagged=j.hit.fill_null(False)).drop("f_cluster", "f_node", "hit")
+
+
+def _group_rates(
+    inputs: Inputs, lemons: Lemons, after: metrics.Period, flagged: ir.Table
+) -> pa.Table:
+    spans = metrics._node_spans(inputs.jobs, inputs.events, inputs.nodes, after)
+    start, end = ibis.literal(after.start), ibis.literal(after.end)
+    overlap = seconds_between(ibis.greatest(spans.start, start), ibis.least(spans.end, end))
+    exposure = spans.filter(overlap > 0).select(*NODE_KEY, days=overlap / metrics.DAY_S)
+    failures = charged_failures(inputs)
+    gap = lemons.settings.merge_gap_s
+    counts = {
+        "outages": outages(inputs.events, after, gap),
+        "node_failures": incidents(failures.filter(within(failures.end_time, after)), gap),
+    }
+    t = _flag_column(exposure, flagged)
+    per_group = t.group_by("flagged").aggregate(
+        nodes=t.node.nunique(), node_days=metrics.exact_sum(t.days)
+    )
+    for name, table in counts.items():
+        c = _flag_column(table.select(*NODE_KEY), flagged)
+        c = c.group_by(c_flagged=c.flagged).aggregate(**{name: c.count()})
+        per_group = per_group.left_join(c, per_group.flagged == c.c_flagged).drop("c_flagged")
+    rows = per_group.order_by(ibis.desc("flagged")).to_pyarrow().to_pylist()
+    return pa.Table.from_pylist([_with_rates(r) for r in rows])
+
+
+def _with_rates(row: dict[str, Any]) -> dict[str, Any]:
+    node_days = float(row["node_days"] or 0.0)
+    out: dict[str, Any] = {
+        "group": "flagged" if row["flagged"] else "other",
+        "nodes": row["nodes"],
+        "node_days": node_days,
+    }
+    for name in ("outages", "node_failures"):
+        k = int(row[name] or 0)
+        rate, lo, hi = poisson_interval(k, node_days)
+        out |= {name: k, f"{name}_per_1000_node_days": rate * 1000}
+        out |= {f"{name}_lo": lo * 1000, f"{name}_hi": hi * 1000}
+    return out
+
+
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _large_jobs(
+    inputs: Inputs, after: metrics.Period, flagged: ir.Table, min_gpus: int
+) -> dict[str, Any]:
+    jobs, key = inputs.jobs, list(JOB_KEY)
+    big = jobs.filter(ran(jobs), jobs.n_gpus >= min_gpus, within(jobs.end_time, after))
+    on_node = big.select(*JOB_KEY, node=big.nodes).unnest("node")
+    touching = big.semi_join(on_node.semi_join(flagged, list(NODE_KEY)), key)
+    infra = inputs.failures.filter(metrics.is_infra_failure(inputs.failures))
+    on_flagged = charged_failures(inputs).semi_join(flagged, list(NODE_KEY))
+    parts = {
+        "attempts": big,
+        "failures": big.semi_join(infra, key),
+        "failures_on_flagged": big.semi_join(on_flagged, key),
+        "touching_attempts": touching,
+        "touching_failures": touching.semi_join(infra, key),
+    }
+    counted = [t.aggregate(**{name: t.count()}) for name, t in parts.items()]
+    joined = counted[0]
+    for other in counted[1:]:
+        joined = joined.cross_join(other)
+    c = {k: int(v or 0) for k, v in joined.to_pyarrow().to_pylist()[0].items()}
+    untouched = c["attempts"] - c["touching_attempts"]
+    return {"min_gpus": min_gpus, **c} | {
+        "failure_share": _share(c["failures"], c["attempts"]),
+        "failure_share_without_flagged": _share(
+            c["failures"] - c["failures_on_flagged"], c["attempts"]
+        ),
+        "untouched_failure_share": _share(c["failures"] - c["touching_failures"], untouched),
+    }
+
+
+def _confirmed_repairs(inputs: Inputs, rated: ir.Table, after: metrics.Period) -> set[Any]:
+    assert inputs.tickets is not None
+    t = tickets_on(inputs.tickets, rated, after)
+    rows = t.filter(t.confirmed.fill_null(False)).select(*NODE_KEY).distinct().to_pyarrow()
+    return set(zip(rows["cluster"].to_pylist(), rows["node"].to_pylist(), strict=True))
+
+
+def backtest(
+    inputs: Inputs,
+    lemons: Lemons,
+    horizon_s: int | None = None,
+    large_job_gpus: int = 512,
+    truth: set[tuple[str, str]] | None = None,
+) -> Backtest:
+    """Measure after ``lemons.period.end`` (for ``horizon_s``, default to the data's end)."""
+    as_of = lemons.period.end
+    end = metrics.analysis_period(inputs.jobs, inputs.events, inputs.nodes).end
+    if horizon_s is not None:
+        end = min(end, as_of + timedelta(seconds=horizon_s))
+    if end <= as_of:
+        raise ConfigError(f"backtest: no data after the as-of time {as_of:%Y-%m-%d %H:%M}")
+    after = metrics.Period(as_of, end)
+    flagged_rows = lemons.flagged.select(list(NODE_KEY))
+    flagged = ibis.memtable(flagged_rows)
+    flagged_set = set(
+        zip(flagged_rows["cluster"].to_pylist(), flagged_rows["node"].to_pylist(), strict=True)
+    )
+    rated = ibis.memtable(lemons.nodes.select(list(NODE_KEY)))
+    repairs = _confirmed_repairs(inputs, rated, after) if inputs.tickets is not None else None
+    return Backtest(
+        after=after,
+        rates=_group_rates(inputs, lemons, after, flagged),
+        large_jobs=_large_jobs(inputs, after, flagged, large_job_gpus),
+        truth=None if truth is None else precision_recall(flagged_set, truth),
+        tickets=None if repairs is None else precision_recall(flagged_set, repairs),
+    )
+
+
+# --- documents --------------------------------------------------------------------------------
+
+
+def backtest_doc(b: Backtest) -> dict[str, Any]:
+    """A backtest as a JSON-ready mapping (tables and times still to convert)."""
+    return {
+        "after_start": b.after.start,
+        "after_end": b.after.end,
+        "rates": b.rates,
+        "large_jobs": b.large_jobs,
+        "truth": b.truth,
+        "tickets": b.tickets,
+    }
+
+
+def to_doc(lemons: Lemons, top: int | None = None) -> dict[str, Any]:
+    """The detection as a mapping (tables and times still to convert): ``top`` ranked nodes
+    and every flagged one (None: every node)."""
+    nodes = lemons.nodes
+    if top is not None:
+        keep = pc.or_(pc.less_equal(nodes["rank"], top), nodes["flagged"])
+        nodes = nodes.filter(keep)
+    return {
+        "settings": asdict(lemons.settings),
+        "window_start": lemons.period.start,
+        "as_of": lemons.period.end,
+        "signals": lemons.thresholds,
+        "rated_nodes": lemons.nodes.num_rows,
+        "flagged": lemons.flagged.num_rows,
+        "nodes": nodes,
+        "evidence_jobs": lemons.evidence_jobs,
+        "evidence_events": lemons.evidence_events,
+        "exclude": exclude_lists(lemons),
+        "drain": drain_commands(lemons),
+    }

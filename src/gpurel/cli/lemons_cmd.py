@@ -1,0 +1,264 @@
+"""``gpurel lemons``: rank nodes by lemon signals, flag lemons with evidence, print what to do.
+
+The exclude hostlist and drain commands are printed for an operator to review; gpurel never
+runs them.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from itertools import groupby
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from gpurel.analysis import lemons
+from gpurel.analysis.summary import Settings, known_lemons, lemon_inputs, lemons_json
+from gpurel.cli.common import (
+    TaxonomyOption,
+    WarehouseOption,
+    console,
+    err_console,
+    fail,
+    open_warehouse,
+)
+from gpurel.cli.ettr_cmd import seconds
+from gpurel.errors import GpurelError
+from gpurel.formatting import cell
+from gpurel.models.lemon_rule import LemonRule
+from gpurel.sources import tickets as ticket_source
+
+EVIDENCE_PER_NODE = 12  # evidence rows shown per node in the terminal (all in --json)
+
+
+def _as_of(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise fail(f"--as-of: not an ISO date/time: {text!r}") from exc
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _tickets(path: Path | None) -> ticket_source.TicketRead | None:
+    return None if path is None else ticket_source.read(path)
+
+
+def _titled(title: str, headers: list[str], text_columns: int = 2) -> Table:
+    out = Table(title=title, title_justify="left", title_style="bold")
+    for i, header in enumerate(headers):
+        out.add_column(header, justify="left" if i < text_columns else "right")
+    return out
+
+
+def _header(found: lemons.Lemons) -> None:
+    p, available = found.period, found.available
+    days = (p.end - p.start).total_seconds() / 86_400
+    console.print(
+        f"[bold]Lemon nodes[/]: window {p.start:%Y-%m-%d %H:%M} – {p.end:%Y-%m-%d %H:%M} UTC "
+        f"({days:g} days), {found.nodes.num_rows:,} nodes rated, "
+        f"[bold]{found.flagged.num_rows:,} flagged[/]"
+    )
+    absent = [f"{n} ({why})" for n, why in available.items() if why is not None]
+    if absent:
+        console.print(Text(f"absent signals: {'; '.join(absent)}"))
+
+
+def _thresholds(found: lemons.Lemons) -> Table:
+    rule = found.settings.rule
+    how = f"z {rule.z:g}" if rule.method == "robust_z" else f"percentile {rule.percentile:g}"
+    out = _titled(
+        f"Signal thresholds ({rule.method}, {how}; never below the floor)",
+        ["signal", "counts", "available", "threshold", "floor", "nodes at or above"],
+        text_columns=3,
+    )
+    for r in found.thresholds.to_pylist():
+        out.add_row(
+            r["signal"],
+            r["meaning"],
+            "yes" if r["available"] else "no",
+            cell(r["threshold"]),
+            cell(r["floor"]),
+            cell(r["firing"], "int"),
+        )
+    return out
+
+
+def _available(found: lemons.Lemons) -> list[str]:
+    return [n for n, why in found.available.items() if why is None]
+
+
+def _ranking(found: lemons.Lemons, top: int) -> Table:
+    names = _available(found)
+    rule = found.settings.rule
+    out = _titled(
+        f"Nodes by lemon score (flagged: at least {rule.min_signals} signal(s) at threshold)",
+        ["#", "node", "score", *names, "flagged"],
+    )
+    for r in found.nodes.to_pylist():
+        if r["rank"] > top and not r["flagged"]:
+            continue
+        out.add_row(
+            cell(r["rank"]),
+            Text(r["node"]),
+            cell(r["score"]),
+            *(cell(r[n]) for n in names),
+            "yes" if r["flagged"] else "",
+        )
+    return out
+
+
+def _evidence(found: lemons.Lemons) -> Table:
+    out = _titled(
+        "Evidence of the flagged nodes (earliest first)",
+        ["node", "signal", "when", "what"],
+        text_columns=4,
+    )
+    by_node = groupby(lemons.evidence_rows(found), key=lambda r: (r["cluster"], r["node"]))
+    for (_, node), group in by_node:
+        rows = list(group)
+        for r in rows[:EVIDENCE_PER_NODE]:
+            out.add_row(Text(node), r["signal"], cell(r["time"], "time"), Text(r["what"]))
+        if len(rows) > EVIDENCE_PER_NODE:
+            more = f"… {len(rows) - EVIDENCE_PER_NODE} more (--json lists all)"
+            out.add_row(Text(node), "", "", more)
+    return out
+
+
+def _actions(found: lemons.Lemons) -> None:
+    """The exclude hostlists and drain commands, one cluster at a time (never run)."""
+    drains = lemons.drain_commands(found)
+    for cluster, hosts in lemons.exclude_lists(found).items():
+        print(f"# cluster {cluster}: exclude from jobs with")
+        print(f"--exclude={hosts}")
+        print("# or drain them (review first; gpurel never runs these):")
+        for command in drains[cluster]:
+            print(command)
+
+
+def _backtest(b: lemons.Backtest) -> None:
+    console.print(
+        f"[bold]Backtest[/]: after {b.after.start:%Y-%m-%d %H:%M} until "
+        f"{b.after.end:%Y-%m-%d %H:%M} UTC"
+    )
+    out = _titled(
+        "Flagged and other nodes after as-of (rates per 1000 node-days)",
+        ["group", "nodes", "node-days", "outages", "rate", "node failures", "rate"],
+    )
+    for r in b.rates.to_pylist():
+        out.add_row(
+            r["group"],
+            cell(r["nodes"]),
+            cell(r["node_days"]),
+            cell(r["outages"]),
+            cell(r["outages_per_1000_node_days"]),
+            cell(r["node_failures"]),
+            cell(r["node_failures_per_1000_node_days"]),
+        )
+    console.print(out)
+    big = b.large_jobs
+    console.print(
+        f"jobs of {big['min_gpus']:,}+ GPUs: {big['failures']:,} infrastructure failures in "
+        f"{big['attempts']:,} attempts ({cell(big['failure_share'], '%')}); "
+        f"{big['failures_on_flagged']:,} on flagged nodes, without them "
+        f"{cell(big['failure_share_without_flagged'], '%')}; attempts that touched no flagged "
+        f"node failed {cell(big['untouched_failure_share'], '%')} of the time"
+    )
+    for label, pr in (("known lemons", b.truth), ("confirmed repairs after as-of", b.tickets)):
+        if pr is not None:
+            console.print(
+                f"against {label}: precision {cell(pr['precision'], '%')}, recall "
+                f"{cell(pr['recall'], '%')} ({pr['true_positives']} of {pr['flagged']} flagged, "
+                f"{pr['actual']} actual)"
+            )
+
+
+def lemons_command(
+    window: Annotated[str, typer.Option(help="Rolling window of the signals.")] = "28d",
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of", help="End of the window, ISO date/time in UTC (default: data end)."
+        ),
+    ] = None,
+    tickets: Annotated[
+        Path | None,
+        typer.Option(help="Repair-ticket CSV (node, opened, closed, outcome).", exists=True),
+    ] = None,
+    method: Annotated[
+        str, typer.Option(help="Thresholds: robust_z (median + z × scale) or percentile.")
+    ] = "robust_z",
+    z: Annotated[float, typer.Option(help="robust_z: modified z-score of a threshold.")] = 3.5,
+    percentile: Annotated[float, typer.Option(help="percentile: quantile of a threshold.")] = 0.99,
+    min_signals: Annotated[
+        int, typer.Option(help="Signals that must reach their threshold to flag a node.")
+    ] = 1,
+    merge_gap: Annotated[
+        str, typer.Option(help="Records closer than this are one outage / node failure.")
+    ] = "1h",
+    top: Annotated[int, typer.Option(help="Nodes listed besides the flagged ones.")] = 20,
+    backtest: Annotated[
+        bool, typer.Option(help="Measure what happened after --as-of on flagged vs other nodes.")
+    ] = False,
+    horizon: Annotated[
+        str | None, typer.Option(help="Backtest this long after --as-of (default: to data end).")
+    ] = None,
+    large_gpus: Annotated[
+        int, typer.Option(help="Backtest: large jobs have this many GPUs.")
+    ] = 512,
+    exclude_list: Annotated[
+        bool,
+        typer.Option("--exclude-list", help="Print only the exclude hostlist and drain commands."),
+    ] = False,
+    cluster: Annotated[str | None, typer.Option(help="Only this cluster.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+    taxonomy: TaxonomyOption = None,
+    warehouse: WarehouseOption = None,
+) -> None:
+    """Find lemon nodes: signals over a window, thresholds, ranking and evidence (PAPER.md §6)."""
+    settings = Settings(cluster=cluster, taxonomy_file=str(taxonomy) if taxonomy else None)
+    try:
+        lemon = lemons.LemonSettings(
+            window_s=int(seconds(window, "--window")),
+            as_of=_as_of(as_of),
+            merge_gap_s=int(seconds(merge_gap, "--merge-gap")),
+            rule=LemonRule(method, percentile, z, min_signals),
+        )
+        read = _tickets(tickets)
+    except GpurelError as exc:
+        raise fail(str(exc)) from exc
+    with open_warehouse(warehouse) as store:
+        inputs = lemon_inputs(store, settings, None if read is None else read.tickets)
+        found = lemons.find_lemons(inputs, lemon)
+        tested = None
+        if backtest:
+            horizon_s = None if horizon is None else int(seconds(horizon, "--horizon"))
+            tested = lemons.backtest(inputs, found, horizon_s, large_gpus, known_lemons(store))
+    if read is not None and read.rejects.num_rows:
+        err_console.print(f"{read.rejects.num_rows:,} ticket rows could not be read")
+    if as_json:
+        print(json.dumps(lemons_json(found, tested), indent=2))
+    elif exclude_list:
+        _actions(found)
+    else:
+        _render(found, tested, top)
+
+
+def _render(
+    found: lemons.Lemons,
+    tested: lemons.Backtest | None,
+    top: int,
+) -> None:
+    _header(found)
+    console.print(_thresholds(found))
+    console.print(_ranking(found, top))
+    if found.flagged.num_rows:
+        console.print(_evidence(found))
+        _actions(found)
+    if tested is not None:
+        _backtest(tested)

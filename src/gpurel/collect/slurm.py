@@ -1,0 +1,178 @@
+"""The questions the collector asks Slurm: sacct and sacctmgr for one time window.
+
+Output format: ``sacct --parsable2`` text, never ``--json``. The text works the same on every
+Slurm release the collector may meet (``--json`` needs the data_parser plugins, its schema
+changes between releases, and Slurm 22.05 reports NODE_FAIL jobs with status SUCCESS), and
+gpurel's sacct reader streams it. The field list is gpurel's (``SACCT_FIELDS``) cut to what
+the local sacct knows (``sacct --helpformat``: 22.05 has no ``Restarts``). The delimiter is the
+ASCII unit separator, which no job name contains in practice, so a ``|`` in a name cannot
+shift the columns.
+
+Times: every command runs with ``TZ=UTC`` and ``SLURM_TIME_FORMAT=standard``, so sacct and
+sacctmgr print UTC (they format times on the client) and read ``-S``/``-E`` in UTC, whatever
+the zone of the controller or of the collector's host.
+
+Load: one sacct and one sacctmgr query per window, each retried with backoff while slurmdbd
+cannot be reached; read access to accounting is all it needs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from gpurel.collect.chunks import Chunk
+from gpurel.collect.retry import Backoff, CommandFailed, with_retry
+
+SACCT_FIELDS = (
+    "JobID",
+    "JobIDRaw",
+    "JobName",
+    "User",
+    "Account",
+    "Partition",
+    "QOS",
+    "NodeList",
+    "NNodes",
+    "NCPUS",
+    "AllocTRES",
+    "State",
+    "Submit",
+    "Eligible",
+    "Start",
+    "End",
+    "ElapsedRaw",
+    "TimelimitRaw",
+    "ExitCode",
+    "Restarts",
+)
+REQUIRED_FIELDS = frozenset({"JobID", "State", "Submit", "Start", "End", "NodeList"})
+EVENT_FIELDS = ("Cluster", "NodeName", "Start", "End", "State", "Reason", "User")
+DELIMITER = "\x1f"
+TIMEOUT_S = 600.0
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
+
+# stderr of a Slurm client that could not reach slurmdbd (or slurmctld), or timed out
+_TRANSIENT = re.compile(
+    r"connection refused|persistent connection|problem talking to the database|"
+    r"unable to (contact|connect)|timed? ?out|zero bytes were transmitted|"
+    r"resource temporarily unavailable|no route to host|connection reset|broken pipe|"
+    r"network is unreachable|slurmdbd",
+    re.IGNORECASE,
+)
+
+
+def slurm_env() -> dict[str, str]:
+    """This process's environment, with Slurm clients printing and reading UTC."""
+    return {**os.environ, "TZ": "UTC", "SLURM_TIME_FORMAT": "standard"}
+
+
+def run_command(args: list[str], timeout_s: float = TIMEOUT_S) -> str:
+    """Run a Slurm client; its stdout, or CommandFailed (transient if it may pass)."""
+    command = " ".join(args[:3])
+    try:
+        done = subprocess.run(
+            args,
+            env=slurm_env(),
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=timeout_s,
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        raise CommandFailed(command, f"{args[0]} not found on PATH", transient=False) from exc
+    except subprocess.TimeoutExpired as exc:
+        raise CommandFailed(command, f"no answer in {timeout_s:.0f} s", transient=True) from exc
+    if done.returncode != 0:
+        detail = _last_line(done.stderr) or f"exit status {done.returncode}"
+        raise CommandFailed(command, detail, transient=bool(_TRANSIENT.search(done.stderr)))
+    if not done.stdout.strip():  # sacct and sacctmgr print a header even when nothing matches
+        detail = _last_line(done.stderr) or "no output, not even a header"
+        raise CommandFailed(command, detail, transient=True)
+    return done.stdout
+
+
+def _last_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[-1].strip() if lines else ""
+
+
+def _when(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime(TIME_FORMAT)
+
+
+@dataclass
+class SlurmClient:
+    """sacct and sacctmgr for one cluster, retried with ``backoff`` while slurmdbd is away."""
+
+    cluster: str
+    backoff: Backoff = field(default_factory=Backoff)
+    on_retry: Callable[[CommandFailed, float], None] = lambda error, delay: None
+    _fields: tuple[str, ...] | None = field(default=None, init=False)
+
+    def ask(self, args: list[str]) -> str:
+        """Run a Slurm client command, retrying while slurmdbd is unreachable."""
+        return with_retry(lambda: run_command(args), self.backoff, self.on_retry)
+
+    def fields(self) -> tuple[str, ...]:
+        """gpurel's sacct fields that this sacct knows (asked once per run)."""
+        if self._fields is None:
+            known = {name.lower() for name in self.ask(["sacct", "--helpformat"]).split()}
+            self._fields = tuple(f for f in SACCT_FIELDS if f.lower() in known)
+            missing = sorted(f for f in REQUIRED_FIELDS if f not in self._fields)
+            if missing:
+                detail = f"this sacct lacks the fields {', '.join(missing)}"
+                raise CommandFailed("sacct --helpformat", detail, transient=False)
+        return self._fields
+
+    def sacct_args(self, chunk: Chunk) -> list[str]:
+        """Every job attempt and step of every user that was eligible or ran in ``chunk``."""
+        return [
+            "sacct",
+            "--allusers",
+            "--duplicates",
+            "--parsable2",
+            f"--delimiter={DELIMITER}",
+            f"--format={','.join(self.fields())}",
+            f"--clusters={self.cluster}",
+            f"--starttime={_when(chunk.start)}",
+            f"--endtime={_when(chunk.end)}",
+        ]
+
+    def events_args(self, chunk: Chunk) -> list[str]:
+        """Node state events (down, drain, ...) open at some moment of ``chunk``."""
+        return [
+            "sacctmgr",
+            "--parsable2",
+            "show",
+            "event",
+            "Event=Node",
+            f"Clusters={self.cluster}",
+            f"Start={_when(chunk.start)}",
+            f"End={_when(chunk.end)}",
+            f"Format={','.join(EVENT_FIELDS)}",
+        ]
+
+    def jobs(self, chunk: Chunk) -> str:
+        """sacct's text for ``chunk``, with its header line."""
+        return self.ask(self.sacct_args(chunk))
+
+    def events(self, chunk: Chunk) -> str:
+        """sacctmgr's node events for ``chunk``, with their header line."""
+        return self.ask(self.events_args(chunk))
+
+
+def local_cluster() -> str:
+    """ClusterName of the local Slurm configuration (``scontrol show config``)."""
+    text = run_command(["scontrol", "show", "config"])
+    match = re.search(r"^ClusterName\s*=\s*(\S+)", text, re.MULTILINE)
+    if match is None:
+        raise CommandFailed(
+            "scontrol show config", "no ClusterName: pass --cluster", transient=False
+        )
+    return match.group(1)

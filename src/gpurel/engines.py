@@ -1,0 +1,65 @@
+"""The engines that run the analyses: DuckDB in-process, Spark, or any Ibis connection URL.
+
+The analyses are portable Ibis expressions; an engine only decides where they run. DuckDB is
+the default. ``spark`` starts (or joins) a PySpark session — local mode unless Spark's own
+configuration (``spark-defaults.conf``, ``spark-submit``) names a master — and needs the
+``gpurel[spark]`` extra and Java 17. A URL (``duckdb:///path.duckdb``, ``pyspark://``,
+``trino://...``, ``bigquery://...``) goes to ``ibis.connect``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import ibis
+
+from gpurel.errors import ConfigError, GpurelError
+
+ENGINES = ("duckdb", "spark")
+DEFAULT_ENGINE = "duckdb"
+ENV_VAR = "GPUREL_ENGINE"
+
+
+def choose(engine: str | None) -> str:
+    """``engine``, else ``$GPUREL_ENGINE``, else duckdb; a ConfigError for unknown names."""
+    name = (engine or os.environ.get(ENV_VAR) or DEFAULT_ENGINE).lower()
+    if name not in ENGINES:
+        raise ConfigError(f"unknown engine {name!r}; known: {', '.join(ENGINES)}")
+    return name
+
+
+def is_url(target: str) -> bool:
+    """True for an Ibis connection URL such as ``duckdb:///x.duckdb`` or ``pyspark://``."""
+    return "://" in target
+
+
+def spark_session() -> Any:
+    """The active SparkSession or a new one (UTC, no progress bars, errors-only logging)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise GpurelError("the spark engine needs PySpark: install gpurel[spark]") from exc
+    session = (
+        SparkSession.builder.appName("gpurel")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.showConsoleProgress", "false")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def connect(engine: str) -> ibis.BaseBackend:
+    """An empty session of ``engine``: in-memory DuckDB, or PySpark on ``spark_session``."""
+    if choose(engine) == "spark":
+        return ibis.pyspark.connect(spark_session())
+    return ibis.duckdb.connect()
+
+
+def connect_url(url: str) -> ibis.BaseBackend:
+    """The Ibis backend a connection URL names."""
+    try:
+        return ibis.connect(url)
+    except Exception as exc:  # each backend raises its own family
+        raise GpurelError(f"{url}: cannot connect: {exc}") from exc

@@ -1,0 +1,375 @@
+"""The event loop: submissions, job ends, faults, detections, repairs and scheduling passes.
+
+Arrivals and faults come from the presorted arrays of ``workload`` and ``faults``; everything
+else goes through one heap of ``(time, seq, kind, a, b)`` events. A job's planned end is
+pushed when it starts and ignored if the attempt ended earlier (killed or preempted). State is
+kept in plain lists indexed by job slot (one slot per job id, in submission order) so the hot
+path stays cheap; ``journal.Journal`` collects what happened, column by column.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+
+from gpurel.sim import codes
+from gpurel.sim.cluster import Cluster
+from gpurel.sim.codes import DOWN, DRAIN, HELD, SPARE, UP
+from gpurel.sim.config import QOS, SimConfig
+from gpurel.sim.faults import HIGH, LOW, FaultPlan
+from gpurel.sim.health import HealthLog
+from gpurel.sim.journal import DONE, FAULT_CAUSES, PENDING, RUNNING, WAITING, Journal
+from gpurel.sim.scheduler import Scheduler
+from gpurel.sim.workload import Workload
+
+# event kinds
+END, SCHED, ELIGIBLE, CANCEL, RESUBMIT, DETECT, SILENT_DEATH, DRAINED_CHECK, REPAIR = range(9)
+
+NEVER = 1 << 62
+
+
+class Engine:
+    """One simulation run; ``run()`` fills and returns the journal."""
+
+    def __init__(
+        self, config: SimConfig, work: Workload, plan: FaultPlan, seed: int, horizon: int
+    ) -> None:
+        self.config = config
+        self.work = work
+        self.plan = plan
+        self.horizon = horizon
+        self.rng = random.Random(seed)
+        self.now = 0
+        self.heap: list[tuple[int, int, int, int, int]] = []
+        self.seq = 0
+        self.journal = Journal(len(plan.time), len(work.runs.submit))
+        j = self.journal
+        self.cluster = Cluster(
+            config.effective_nodes,
+            config.gpus_per_node,
+            round(config.spare_nodes * config.scale),
+            j.qos,
+            j.start,
+            j.limit,
+        )
+        self.scheduler = Scheduler(
+            self.cluster, j.gpus, j.qos, j.status, j.limit, len(QOS), config.preempt_exempt
+        )
+        self.health = HealthLog(plan.phase, config.check_interval)
+        self.sched_at = NEVER
+        self.next_preempt = 0
+        self.events = 0
+        self.owed_spare: set[int] = set()
+        self.drain_fault: dict[int, tuple[int, int]] = {}  # node -> (fault, detected at)
+        self._single = {
+            name: getattr(work.singles, name).tolist()
+            for name in (
+                "gpus",
+                "qos",
+                "work",
+                "natural",
+                "limit",
+                "cancel_at",
+                "give_up_at",
+                "user",
+            )
+        }
+        self._run = {name: getattr(work.runs, name).tolist() for name in ("gpus", "qos", "user")}
+        self._run_work = work.runs.work.tolist()
+        self._fault_cols = {
+            name: getattr(plan, name).tolist()
+            for name in ("node", "category", "false_positive", "repair", "cooccur", "app_crash")
+        }
+        self.user_fail_rate = config.run_user_fail_per_day / 86_400
+
+    # --- the loop ----------------------------------------------------------------------------
+
+    def push(self, time: int, kind: int, a: int = 0, b: int = 0) -> None:
+        """Schedule an event."""
+        self.seq += 1
+        heapq.heappush(self.heap, (time, self.seq, kind, a, b))
+
+    def run(self) -> Journal:
+        """Simulate until the horizon; the journal holds everything that happened."""
+        heap, horizon = self.heap, self.horizon
+        arrivals = [*self.work.arrival_time.tolist(), NEVER]
+        is_run = self.work.arrival_is_run.tolist()
+        index = self.work.arrival_index.tolist()
+        faults = [*self.plan.time.tolist(), NEVER]
+        a = f = 0
+        events = 0
+        while True:
+            t_event = heap[0][0] if heap else NEVER
+            t = min(t_event, arrivals[a], faults[f])
+            if t >= horizon:
+                break
+            self.now = t
+            events += 1
+            if faults[f] == t:
+                self.fault(f)
+                f += 1
+            elif t_event == t:
+                _, _, kind, x, y = heapq.heappop(heap)
+                self.dispatch(kind, x, y)
+            else:
+                if is_run[a]:
+                    self.submit_run(index[a])
+                else:
+                    self.submit_single(index[a])
+                a += 1
+        self.events = events
+        self.journal.close(self.horizon)
+        return self.journal
+
+    def dispatch(self, kind: int, x: int, y: int) -> None:
+        """Handle one heap event."""
+        if kind == END:
+            if self.journal.status[x] == RUNNING and self.journal.attempts[x] == y:
+                self.finish(x, self.journal.plan_state[x], self.journal.plan_cause[x])
+        elif kind == SCHED:
+            self.schedule()
+        elif kind == ELIGIBLE:
+            if self.journal.status[x] == WAITING:
+                self.enqueue(x)
+        elif kind == CANCEL:
+            self.cancel_pending(x)
+        elif kind == RESUBMIT:
+            self.submit_job_of_run(x)
+        elif kind == DETECT:
+            self.detect(x, y)
+        elif kind == SILENT_DEATH:
+            self.journal.fault_detected(y, self.now)
+            self.kill_node(x, codes.C_SILENT, y)
+        elif kind == DRAINED_CHECK:
+            self.detect_low(x)
+        elif kind == REPAIR:
+            self.repaired(x, y)
+
+    # --- jobs --------------------------------------------------------------------------------
+
+    def submit_single(self, s: int) -> None:
+        """A single job is submitted."""
+        c = self._single
+        j = self.journal.new_job(
+            self.now, c["gpus"][s], c["qos"][s], c["user"][s], c["limit"][s], -1, s
+        )
+        if c["cancel_at"][s] >= 0:
+            self.push(c["cancel_at"][s], CANCEL, j)
+        self.push(c["give_up_at"][s], CANCEL, j)
+        self.enqueue(j)
+
+    def submit_run(self, r: int) -> None:
+        """A training run starts: its first job is submitted."""
+        self.journal.run_begins(r, self.now, self._run_work[r])
+        self.submit_job_of_run(r)
+
+    def submit_job_of_run(self, r: int) -> None:
+        """Submit the next job id of run ``r``."""
+        c, config = self._run, self.config
+        large = c["gpus"][r] >= config.run_high_min_gpus
+        limit = config.large_run_time_limit if large else config.run_time_limit
+        limit = min(limit, config.max_lifetime)
+        j = self.journal.new_job(self.now, c["gpus"][r], c["qos"][r], c["user"][r], limit, r, -1)
+        self.enqueue(j)
+
+    def enqueue(self, j: int) -> None:
+        """Job ``j`` becomes eligible and pending."""
+        self.journal.status[j] = PENDING
+        self.journal.eligible[j] = self.now
+        self.scheduler.enqueue(j, self.journal.first_submit[j])
+        self.want_schedule()
+
+    def want_schedule(self, at: int | None = None) -> None:
+        """Ask for a scheduling pass at the next tick (or at ``at``)."""
+        interval = self.config.sched_interval
+        tick = at if at is not None else (self.now // interval + 1) * interval
+        if tick < self.sched_at:
+            self.sched_at = tick
+            self.push(tick, SCHED)
+
+    def schedule(self) -> None:
+        """A scheduling pass (with preemption when one is due)."""
+        if self.now != self.sched_at:
+            return  # superseded by an earlier pass
+        self.sched_at = NEVER
+        preempt = self.now >= self.next_preempt
+        waiting = self.scheduler.run(self.now, preempt, self.start, self.evict)
+        if preempt:
+            self.next_preempt = self.now + self.config.preempt_interval
+        if waiting:
+            self.want_schedule(max(self.next_preempt, self.now + self.config.sched_interval))
+
+    def start(self, j: int, nodes: list[int]) -> None:
+        """Start an attempt of job ``j`` on ``nodes`` and plan its end."""
+        journal, now = self.journal, self.now
+        journal.begin(j, now, nodes, self.config.u0)
+        self.cluster.occupy(j, nodes, now)
+        run = journal.run[j]
+        if run < 0:
+            end, state, cause = self.single_end(j)
+        else:
+            end, state, cause = self.run_end(j, run)
+        journal.plan_state[j] = state
+        journal.plan_cause[j] = cause
+        self.push(max(end, now + 1), END, j, journal.attempts[j])
+
+    def single_end(self, j: int) -> tuple[int, int, int]:
+        """When and how an attempt of a single job ends if nothing interrupts it."""
+        s, now, c = self.journal.single[j], self.now, self._single
+        end, state = now + c["work"][s], c["natural"][s]
+        cause = {codes.COMPLETED: codes.C_COMPLETED, codes.FAILED: codes.C_USER}.get(
+            state, codes.C_OOM
+        )
+        limit_end = now + c["limit"][s]
+        if limit_end < end:
+            end, state, cause = limit_end, codes.TIMEOUT, codes.C_TIMEOUT
+        cancel = c["cancel_at"][s]
+        if 0 <= cancel < end:
+            end, state, cause = cancel, codes.CANCELLED, codes.C_CANCELLED
+        return end, state, cause
+
+    def run_end(self, j: int, r: int) -> tuple[int, int, int]:
+        """When and how an attempt of a training run ends if nothing interrupts it."""
+        config, now = self.config, self.now
+        left = self.journal.run_left(r)
+        writes = (left // config.checkpoint_interval) * config.checkpoint_write
+        need = self.journal.overhead[j] + left + writes
+        end, state, cause = now + need, codes.COMPLETED, codes.C_COMPLETED
+        limit_end = now + self.journal.limit[j]
+        if limit_end < end:
+            end, state, cause = limit_end, codes.REQUEUED, codes.C_TIME_LIMIT
+        if self.user_fail_rate > 0:
+            crash = now + int(self.rng.expovariate(self.user_fail_rate))
+            if crash < end:
+                end, state, cause = crash, codes.FAILED, codes.C_USER
+        return end, state, cause
+
+    def finish(self, j: int, state: int, cause: int, fault: int = -1, by: int = -1) -> None:
+        """End the running attempt of ``j`` now; requeue, resubmit or close the job."""
+        journal, cluster, now = self.journal, self.cluster, self.now
+        nodes = journal.nodes[j]
+        gpus = journal.gpus[j]
+        cluster.release(j, nodes, min(gpus, cluster.gpn))
+        journal.end_attempt(j, now, state, cause, fault, by, self.config)
+        for node in nodes:
+            if cluster.state[node] == DRAIN and not cluster.jobs[node]:
+                self.drained(node)
+        if state in (codes.NODE_FAIL, codes.PREEMPTED, codes.REQUEUED) or cause in FAULT_CAUSES:
+            journal.status[j] = WAITING
+            self.push(now + self.config.requeue_delay, ELIGIBLE, j)
+        else:
+            journal.status[j] = DONE
+            run = journal.run[j]
+            if run >= 0 and cause == codes.C_USER:
+                self.maybe_resubmit(run)
+        self.want_schedule()
+
+    def maybe_resubmit(self, r: int) -> None:
+        """A run that crashed by itself is resubmitted under a new job id, or abandoned."""
+        config = self.config
+        if self.rng.random() < config.run_resubmit_prob:
+            delay = int(config.run_resubmit_delay * self.rng.lognormvariate(0.0, 1.0)) + 1
+            self.push(self.now + delay, RESUBMIT, r)
+        else:
+            self.journal.run_abandoned(r, self.now)
+
+    def evict(self, victim: int, by: int) -> None:
+        """Preempt ``victim`` for job ``by``."""
+        self.finish(victim, codes.PREEMPTED, codes.C_PREEMPTED, by=by)
+
+    def cancel_pending(self, j: int) -> None:
+        """The user cancels job ``j``; if it is waiting, it ends without running."""
+        if self.journal.status[j] in (PENDING, WAITING):
+            self.journal.cancel_waiting(j, self.now)
+            self.journal.status[j] = DONE
+
+    # --- faults ------------------------------------------------------------------------------
+
+    def fault(self, f: int) -> None:
+        """Candidate fault ``f`` strikes, if its node is in service."""
+        c, cluster, now = self._fault_cols, self.cluster, self.now
+        node = c["node"][f]
+        if cluster.state[node] != UP:
+            return
+        self.journal.fault_applied(f, now)
+        severity = self.plan.severities[c["category"][f]]
+        if c["false_positive"][f]:
+            severity = HIGH
+        if severity == LOW:
+            self.push(self.health.next_check(node, now), DRAINED_CHECK, f)
+            return
+        cluster.set_state(node, HELD)
+        if severity != HIGH:  # silent: Slurm notices the lost heartbeat later
+            self.push(now + self.config.heartbeat_timeout, SILENT_DEATH, node, f)
+            return
+        seen, crasher = self.health.next_check(node, now), -1
+        p_crash, mean = c["app_crash"][f], self.config.crash_delay_mean
+        for j in cluster.jobs[node]:
+            if self.rng.random() < p_crash:
+                crash = now + 1 + int(self.rng.expovariate(1.0 / mean))
+                if crash < seen:
+                    seen, crasher = crash, j
+        self.push(seen, DETECT, f, crasher)
+
+    def detect(self, f: int, crasher: int) -> None:
+        """A high-severity fault is seen: its records, the node out, its jobs killed."""
+        c = self._fault_cols
+        node = c["node"][f]
+        check = self.plan.categories[c["category"][f]]
+        self.health.detected(node, self.now, check, c["cooccur"][f], f)
+        cause = codes.C_FALSE_POSITIVE if c["false_positive"][f] else codes.C_FAULT
+        self.journal.fault_detected(f, self.now)
+        self.kill_node(node, cause, f, crasher)
+
+    def kill_node(self, node: int, cause: int, f: int, crasher: int = -1) -> None:
+        """Kill every job on ``node`` (the crasher FAILED, the rest NODE_FAIL); repair it."""
+        for j in list(self.cluster.jobs[node]):
+            state = codes.FAILED if j == crasher else codes.NODE_FAIL
+            self.journal.fault_killed(f)
+            self.finish(j, state, cause, fault=f)
+        self.out_for_repair(node, f)
+
+    def detect_low(self, f: int) -> None:
+        """A low-severity check fails: the node drains (or, if already out, one record)."""
+        node = self._fault_cols["node"][f]
+        check = self.plan.categories[self._fault_cols["category"][f]]
+        self.journal.fault_detected(f, self.now)
+        if self.cluster.state[node] != UP:
+            self.health.record(node, self.now, check, f)
+            return
+        self.cluster.set_state(node, DRAIN)
+        self.drain_fault[node] = (f, self.now)
+        if not self.cluster.jobs[node]:
+            self.drained(node)
+
+    def drained(self, node: int) -> None:
+        """A draining node is idle: its records up to now, then repair."""
+        f, since = self.drain_fault.pop(node)
+        check = self.plan.categories[self._fault_cols["category"][f]]
+        config = self.config
+        self.health.draining(
+            node, since, self.now, check, f, config.low_repeat_after, config.low_repeat_interval
+        )
+        self.out_for_repair(node, f)
+
+    def out_for_repair(self, node: int, f: int) -> None:
+        """Take ``node`` out for the repair time of fault ``f``; a spare replaces it."""
+        cluster = self.cluster
+        cluster.set_state(node, DOWN)
+        self.push(self.now + self._fault_cols["repair"][f], REPAIR, node, f)
+        if cluster.spares:
+            cluster.set_state(cluster.spares.pop(), UP)
+            self.owed_spare.add(node)
+            self.want_schedule()
+
+    def repaired(self, node: int, f: int) -> None:
+        """``node`` is back: in service, or into the spare pool if a spare stood in for it."""
+        cluster = self.cluster
+        self.journal.fault_repaired(f, self.now)
+        if node in self.owed_spare:
+            self.owed_spare.discard(node)
+            cluster.set_state(node, SPARE)
+            cluster.spares.append(node)
+        else:
+            cluster.set_state(node, UP)
+            self.want_schedule()

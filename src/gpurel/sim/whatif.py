@@ -1,0 +1,132 @@
+"""What-if: what gpurel measures on a simulated cluster, and two configurations side by side.
+
+``outcome`` analyzes one simulation with gpurel's own analysis (attribution, r_f, runs and
+their measured ETTR) and adds what only the simulator knows (second-order preemptions, true
+ETTR). ``compare`` runs two configurations on the same seed: the workload and the faults of
+normal nodes are drawn from the same random streams, so the difference is the change's effect
+rather than noise (common random numbers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from gpurel.analysis import metrics
+from gpurel.analysis.runs import RunRules, runs, selected
+from gpurel.analysis.summary import analyze
+from gpurel.sim.calibration import headline
+from gpurel.sim.config import SimConfig
+from gpurel.sim.run import SimResult, simulate
+from gpurel.warehouse import Warehouse
+
+LARGE_GPUS = 512  # the paper's "large jobs" for the lemon-node result
+LOSS_CAP_S = 1800  # paper: hourly checkpoints, so a failure loses min(runtime, 30 min)
+MIN_RUN_HOURS = 24.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The figures a what-if compares."""
+
+    rf: float  # per 1000 node-days
+    rf_lo: float
+    rf_hi: float
+    large_failure_share: float  # attempts of >= 512 GPUs ended by an infrastructure failure
+    lost_first_order: float  # GPU-hours: min(runtime, 30 min) x GPUs of infra failures
+    lost_second_order: float  # GPU-hours of preemptions for jobs requeued after a fault (truth)
+    ettr_measured: float | None  # GPU-weighted, runs >= 24 h, gpurel's runs analysis
+    ettr_true: float | None  # GPU-weighted, same runs by the simulator's truth
+    headline: dict[str, float]
+
+    def rows(self) -> dict[str, float | None]:
+        """The compared figures by name."""
+        return {
+            "r_f per 1000 node-days": self.rf,
+            f"failed share of {LARGE_GPUS}+ GPU attempts": self.large_failure_share,
+            "lost goodput, first order (GPU-h)": self.lost_first_order,
+            "lost goodput, second order (GPU-h)": self.lost_second_order,
+            "run ETTR, measured (GPU-weighted)": self.ettr_measured,
+            "run ETTR, true (GPU-weighted)": self.ettr_true,
+            "utilization": self.headline["utilization"],
+            "PREEMPTED share": self.headline["preempted_share"],
+        }
+
+
+def _scalar(expr: ir.Scalar) -> float:
+    value = expr.to_pyarrow().as_py()
+    return float(value) if value is not None else 0.0
+
+
+def _large_failure_share(jobs: ir.Table, failures: ir.Table) -> float:
+    big = jobs.filter(jobs.n_gpus >= LARGE_GPUS, metrics.ran(jobs))
+    failed = failures.filter(failures.n_gpus >= LARGE_GPUS, metrics.is_infra_failure(failures))
+    total = _scalar(big.count())
+    return _scalar(failed.count()) / total if total else 0.0
+
+
+def _lost_first_order(failures: ir.Table) -> float:
+    f = failures.filter(metrics.is_infra_failure(failures))
+    capped = f.runtime_s.clip(upper=LOSS_CAP_S) * f.n_gpus / 3600
+    return _scalar(capped.sum())
+
+
+def _lost_second_order(preemptions: pa.Table) -> float:
+    second = preemptions.filter(preemptions["preemptor_after_fault"])
+    runtime = pc.divide(
+        pc.cast(pc.subtract(second["time"], second["start_time"]), pa.int64()), 1_000_000
+    )
+    capped = pc.min_element_wise(runtime, LOSS_CAP_S)
+    return float(pc.sum(pc.multiply(capped, second["n_gpus"])).as_py() or 0) / 3600
+
+
+def _ettr_measured(warehouse: Warehouse, failures: ir.Table) -> float | None:
+    r = selected(runs(warehouse.jobs(), failures), RunRules(min_hours=MIN_RUN_HOURS))
+    row = r.aggregate(
+        p=(r.productive_s * r.n_gpus).sum(), w=(r.wallclock_s * r.n_gpus).sum()
+    ).to_pyarrow()
+    p, w = row["p"][0].as_py(), row["w"][0].as_py()
+    return p / w if w else None
+
+
+def _ettr_true(truth_runs: pa.Table) -> float | None:
+    running = pc.add(truth_runs["productive_s"], truth_runs["unproductive_s"])
+    long_runs = truth_runs.filter(pc.greater_equal(running, MIN_RUN_HOURS * 3600))
+    gpus = long_runs["n_gpus"]
+    productive = pc.sum(pc.multiply(long_runs["productive_s"], gpus)).as_py() or 0
+    wall = pc.add(
+        pc.add(long_runs["queue_s"], long_runs["productive_s"]), long_runs["unproductive_s"]
+    )
+    total = pc.sum(pc.multiply(wall, gpus)).as_py() or 0
+    return productive / total if total else None
+
+
+def outcome(result: SimResult) -> Outcome:
+    """Analyze ``result`` in a throwaway warehouse and collect the what-if figures."""
+    warehouse = Warehouse.in_memory()
+    try:
+        result.store(warehouse)
+        analysis = analyze(warehouse)
+        failures = warehouse.con.table("failures")
+        rate = analysis.node_failure_rate
+        return Outcome(
+            rf=rate.per_1000_node_days,
+            rf_lo=rate.lo_per_1000_node_days,
+            rf_hi=rate.hi_per_1000_node_days,
+            large_failure_share=_large_failure_share(warehouse.jobs(), failures),
+            lost_first_order=_lost_first_order(failures),
+            lost_second_order=_lost_second_order(result.truth["truth_preemptions"]),
+            ettr_measured=_ettr_measured(warehouse, failures),
+            ettr_true=_ettr_true(result.truth["truth_runs"]),
+            headline=headline(analysis, warehouse),
+        )
+    finally:
+        warehouse.close()
+
+
+def compare(base: SimConfig, variant: SimConfig, seed: int) -> tuple[Outcome, Outcome]:
+    """Outcomes of two configurations simulated on the same seed."""
+    return outcome(simulate(base, seed)), outcome(simulate(variant, seed))

@@ -1,0 +1,144 @@
+"""End to end: simulate a small cluster with known faults; gpurel's analysis recovers them.
+
+- attribution: precision and recall ≥ 0.95 for interruptions a health check caused (true cause
+  ``fault`` or ``false_positive``, matched on the category of the check), default window;
+- r_f: the exact Poisson interval of the measured r_f covers the true rate (the fault rate
+  per node-day that jobs above 128 GPUs were exposed to, lemons included);
+- MTTF by size: where a bucket has enough failures, its interval covers the projection of the
+  true rate (nodes in series).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from gpurel.analysis.summary import Analysis, analyze
+from gpurel.sim.config import preset
+from gpurel.sim.faults import HIGH, NONE, severity_of
+from gpurel.sim.run import SimResult, simulate
+from gpurel.warehouse import Warehouse
+
+CONFIG = dataclasses.replace(preset("rsc1"), scale=0.1, days=45.0, warmup_days=7.0, fault_scale=5.0)
+CHECK_CAUSES = ("fault", "false_positive")
+
+
+@pytest.fixture(scope="module")
+def simulated() -> Iterator[tuple[SimResult, Warehouse, Analysis]]:
+    result = simulate(CONFIG, seed=7)
+    warehouse = Warehouse.in_memory()
+    result.store(warehouse)
+    yield result, warehouse, analyze(warehouse)
+    warehouse.close()
+
+
+def _joined(result: SimResult, warehouse: Warehouse) -> pa.Table:
+    failures = warehouse.con.table("failures").to_pyarrow()
+    truth = result.truth["truth_jobs"].rename_columns(
+        [
+            f"true_{c}" if c not in ("job_id", "start_time", "end_time") else c
+            for c in result.truth["truth_jobs"].column_names
+        ]
+    )
+    return failures.join(truth, ["job_id", "start_time", "end_time"], join_type="inner")
+
+
+def test_every_interrupted_attempt_has_its_truth(simulated) -> None:
+    result, warehouse, _ = simulated
+    failures = warehouse.con.table("failures").count().to_pyarrow().as_py()
+    assert _joined(result, warehouse).num_rows == failures > 50
+
+
+def test_attribution_precision_and_recall(simulated) -> None:
+    result, warehouse, _ = simulated
+    rows = _joined(result, warehouse).to_pylist()
+    predicted = [r for r in rows if r["attributed"] and r["severity"] == "high"]
+    actual = [r for r in rows if r["true_cause"] in CHECK_CAUSES]
+    hits = [
+        r
+        for r in predicted
+        if r["true_cause"] in CHECK_CAUSES and r["category"] == r["true_category"]
+    ]
+    assert len(actual) >= 50
+    assert len(hits) / len(predicted) >= 0.95
+    assert len(hits) / len(actual) >= 0.95
+
+
+def test_silent_faults_stay_unattributed(simulated) -> None:
+    result, warehouse, _ = simulated
+    rows = _joined(result, warehouse).to_pylist()
+    silent = [r for r in rows if r["true_cause"] == "silent_fault"]
+    assert silent
+    assert all(r["state"] == "NODE_FAIL" for r in silent)
+    assert sum(r["category"] == "unattributed" for r in silent) >= 0.9 * len(silent)
+
+
+def _node_rates(result: SimResult) -> dict[str, float]:
+    """True rate per node-day of faults that end jobs (high severity, silent, false positives)."""
+    config = result.config
+    killing = (
+        sum(f.rate for f in config.faults if severity_of(f.category) in (HIGH, NONE))
+        * config.fault_scale
+    )
+    nodes = result.truth["truth_nodes"]
+    multiplier = nodes["rate_multiplier"].to_numpy()
+    rates = (killing * multiplier + config.false_positive_rate) / 1000
+    return dict(zip(nodes["node"].to_pylist(), rates.tolist(), strict=True))
+
+
+def _exposure_weighted_rate(result: SimResult, jobs: pa.Table) -> float:
+    """Mean true node rate over the node-days of ``jobs`` (each attempt's runtime x nodes)."""
+    rates = _node_rates(result)
+    runtime = pc.divide(
+        pc.cast(pc.subtract(jobs["end_time"], jobs["start_time"]), pa.int64()), 86_400e6
+    ).to_numpy(zero_copy_only=False)
+    total = weighted = 0.0
+    for nodes, days in zip(jobs["nodes"].to_pylist(), runtime, strict=True):
+        total += days * len(nodes)
+        weighted += days * sum(rates[n] for n in nodes)
+    return weighted / total
+
+
+def _ran(jobs: pa.Table) -> pa.Table:
+    return jobs.filter(pc.and_(pc.is_valid(jobs["end_time"]), pc.is_valid(jobs["start_time"])))
+
+
+def test_rf_interval_covers_true_rate(simulated) -> None:
+    result, _, analysis = simulated
+    jobs = _ran(result.tables["jobs"])
+    big = jobs.filter(pc.greater(jobs["n_gpus"], 128))
+    true_rate = _exposure_weighted_rate(result, big) * 1000
+    rate = analysis.node_failure_rate
+    assert rate.failures >= 20
+    assert rate.lo_per_1000_node_days <= true_rate <= rate.hi_per_1000_node_days
+
+
+def test_mttf_by_size_matches_projection(simulated) -> None:
+    result, _, analysis = simulated
+    jobs = _ran(result.tables["jobs"])
+    true_rate = _exposure_weighted_rate(result, jobs)
+    checked = 0
+    for row in analysis.mttf_by_size.to_pylist():
+        if row["failures"] < 20 or row["bucket"] == 0:
+            continue
+        nodes = max(1, row["bucket"] // CONFIG.gpus_per_node)
+        projected = 24 / (nodes * true_rate)
+        assert row["mttf_lo_hours"] * 0.8 <= projected <= row["mttf_hi_hours"] * 1.25, row
+        checked += 1
+    assert checked >= 2
+
+
+def test_lemons_fail_more(simulated) -> None:
+    result, _, _ = simulated
+    faults = result.truth["truth_faults"]
+    lemon = faults["lemon_node"].to_numpy(zero_copy_only=False)
+    nodes = result.truth["truth_nodes"]["lemon"].to_numpy(zero_copy_only=False)
+    per_lemon = lemon.sum() / max(nodes.sum(), 1)
+    per_other = (~lemon).sum() / (~nodes).sum()
+    assert per_lemon > 5 * per_other
+    assert np.isfinite(per_other)

@@ -1,0 +1,94 @@
+"""A whole small simulation: determinism, consistency of tables and truth, classification."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pyarrow.compute as pc
+import pytest
+
+from gpurel import schema, taxonomy
+from gpurel.sim.config import preset
+from gpurel.sim.run import SimResult, simulate
+from gpurel.sim.truth import TRUTH
+
+CONFIG = dataclasses.replace(
+    preset("rsc1"), scale=0.05, days=10.0, warmup_days=3.0, fault_scale=5.0
+)
+
+
+@pytest.fixture(scope="module")
+def result() -> SimResult:
+    return simulate(CONFIG, seed=11)
+
+
+def test_same_seed_same_tables(result: SimResult) -> None:
+    again = simulate(CONFIG, seed=11)
+    for name, table in result.tables.items():
+        assert table.equals(again.tables[name]), name
+    for name, table in result.truth.items():
+        assert table.equals(again.truth[name]), name
+
+
+def test_other_seed_other_tables(result: SimResult) -> None:
+    assert not simulate(CONFIG, seed=12).tables["jobs"].equals(result.tables["jobs"])
+
+
+def test_schemas(result: SimResult) -> None:
+    for name, table in result.tables.items():
+        assert table.schema.equals(schema.TABLES[name]), name
+    for name, table in result.truth.items():
+        assert table.schema.equals(TRUTH[name]), name
+    assert result.truth["truth_jobs"].num_rows == result.tables["jobs"].num_rows
+
+
+def test_states_match_true_causes(result: SimResult) -> None:
+    truth = result.truth["truth_jobs"].to_pylist()
+    causes = {(r["state"], r["cause"]) for r in truth}
+    assert ("NODE_FAIL", "fault") in causes and ("PREEMPTED", "preempted") in causes
+    for row in truth:
+        if row["state"] == "NODE_FAIL":
+            assert row["cause"] in ("fault", "silent_fault", "false_positive"), row
+        if row["cause"] in ("fault", "silent_fault", "false_positive"):
+            assert row["fault_id"] is not None and row["fault_node"] is not None
+        if row["state"] == "PREEMPTED":
+            assert row["preempted_by"] is not None
+
+
+def test_attempt_times_are_ordered(result: SimResult) -> None:
+    jobs = result.tables["jobs"]
+    ran = jobs.filter(pc.is_valid(jobs["start_time"]))
+    assert pc.all(pc.less_equal(ran["submit_time"], ran["start_time"])).as_py()
+    ended = ran.filter(pc.is_valid(ran["end_time"]))
+    assert pc.all(pc.less(ended["start_time"], ended["end_time"])).as_py()
+    assert pc.all(pc.less_equal(ended["n_nodes"], ended["n_gpus"])).as_py()
+
+
+def test_records_classify_as_simulated(result: SimResult) -> None:
+    events = result.tables["node_events"].to_pylist()
+    assert events
+    tax = taxonomy.default()
+    for row in events:
+        expected = tax.classify_xid(row["xid"]) if row["xid"] else tax.classify_check(row["check"])
+        assert row["category"] == expected.category == row["check"]
+        assert row["severity"] == expected.severity and row["result"] == "fail"
+    assert any(row["xid"] == 79 for row in events)
+
+
+def test_faults_and_runs_truth(result: SimResult) -> None:
+    faults = result.truth["truth_faults"].to_pylist()
+    assert faults and any(f["lemon_node"] for f in faults)
+    for fault in faults:
+        if fault["severity"] == "silent":
+            assert not any(
+                e["time"] == fault["detected_time"] and e["node"] == fault["node"]
+                for e in result.tables["node_events"].to_pylist()
+            )
+    runs = result.truth["truth_runs"].to_pylist()
+    assert runs
+    for run in runs:
+        assert (
+            run["u0_s"] == CONFIG.u0 and run["checkpoint_interval_s"] == CONFIG.checkpoint_interval
+        )
+        if run["ettr"] is not None:
+            assert 0 <= run["ettr"] <= 1
