@@ -162,3 +162,12 @@ def test_lost_goodput_split_per_bucket(simulated: tuple[SimResult, Path], gpurel
         lost = r["first_order_gpu_hours"] + r["second_order_gpu_hours"]
         assert r["second_order_share"] == pytest.approx(r["second_order_gpu_hours"] / lost)
     assert 0 < doc["totals"]["second_order_share"] < 0.5
+
+
+def test_analyze_flags_the_demo_lemon(demo_doc: dict[str, Any]) -> None:
+    found = demo_doc["lemons"]
+    assert [n["node"] for n in found["nodes"] if n["flagged"]] == ["gpu038"]
+    jobs = {j["job_id"] for j in found["evidence_jobs"] if j["node"] == "gpu038"}
+    assert jobs == {"1992", "2011"}  # the demo README's two failures on the lemon
+    assert found["exclude"] == {"demo": "gpu038"}
+    assert demo_doc["lost_goodput"]["totals"]["failures"] >= 1

@@ -180,12 +180,12 @@ JOB_SECTIONS = [
         ],
     ),
     Section(
-        "Lost goodput by size of the failed job (GPU-hours; 2nd order: preemptions for requeues)",
+        "Lost goodput by size of the failed job (GPU-hours)",
         lambda a: a.lost_goodput.by_bucket,
         GOODPUT_BUCKETS,
     ),
     Section(
-        "Crash loops (jobs requeued again and again after failures)",
+        "Crash loops (jobs requeued after failures again and again; see gpurel goodput)",
         lambda a: a.lost_goodput.crash_loops,
         CRASH_LOOPS,
     ),
