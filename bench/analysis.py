@@ -6,9 +6,10 @@ episodes, r_f, MTTF, runs and ETTR, lemons, ...) on the synthetic cluster of ``s
 Each analysis runs in a child process; its peak memory is sampled from /proc over the child and
 its descendants (Spark's JVM included). Sections, each with ratios to a baseline of this run:
 
-1. scaling, DuckDB warehouse file: from about 10^5 to ``--max-events`` records in doubling
-   steps (halving down from the largest). Ratios to the smallest size: time and memory, and
-   time per record (1.00 = linear growth).
+1. scaling, DuckDB warehouse file: from ``--max-events`` records halving down to the first
+   size at most ``--min-events`` (10^8 → 97,656), smallest first. Ratios to the smallest size:
+   time, time per record and memory; and ``step``, time per record against the size before
+   (half as many records): 1.00 = linear growth, where fixed costs no longer dominate.
 2. target: the largest size (4M attempts + 10^8 records by default) against the targets,
    5 minutes and 8 GB on this machine.
 3. Spark local (reference), ``--spark-events`` records as a Parquet warehouse: Spark against
@@ -17,7 +18,7 @@ its descendants (Spark's JVM included). Sections, each with ratios to a baseline
 ``--profile`` adds the seconds of every top-level step of the analysis (which query
 dominates). Usage:
     uv run python bench/analysis.py [--max-events 1e8] [--min-events 1e5] [--spark-events 1e7]
-        [--spark-memory 8g] [--profile] [--keep DIR]
+        [--spark-memory 8g] [--fail-share 0.05] [--profile] [--no-spark] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import synthetic
@@ -64,7 +66,7 @@ def _tree(root: int) -> list[int]:
 
 
 class PeakMemory:
-    """Samples the summed RSS of a process tree every 50 ms; ``peak_mib`` is the largest."""
+    """Samples the summed RSS of a process tree every 50 ms, from start to ``stop``."""
 
     def __init__(self, pid: int) -> None:
         self.pid, self.peak_kib, self._done = pid, 0, threading.Event()
@@ -77,6 +79,7 @@ class PeakMemory:
             self.peak_kib = max(self.peak_kib, total)
 
     def stop(self) -> float:
+        """Stop sampling; the peak in MiB."""
         self._done.set()
         self._thread.join()
         return self.peak_kib / 1024
@@ -98,7 +101,7 @@ def profiled() -> dict[str, float]:
     seconds: dict[str, float] = {}
     depth = 0
 
-    def timed(label: str, function: types.FunctionType) -> types.FunctionType:
+    def timed(label: str, function: Callable[..., object]) -> Callable[..., object]:
         def wrapper(*args: object, **kwargs: object) -> object:
             nonlocal depth
             depth += 1
@@ -110,7 +113,7 @@ def profiled() -> dict[str, float]:
                 if depth == 0:
                     seconds[label] = seconds.get(label, 0.0) + time.perf_counter() - began
 
-        return wrapper  # type: ignore[return-value]
+        return wrapper
 
     for info in pkgutil.iter_modules(gpurel.analysis.__path__):
         module = importlib.import_module(f"gpurel.analysis.{info.name}")
@@ -119,7 +122,8 @@ def profiled() -> dict[str, float]:
                 "gpurel.analysis"
             )
             if is_step and not (module is summary and name in ("analyze", "to_json")):
-                setattr(module, name, timed(f"{value.__module__[16:]}.{name}", value))
+                label = f"{value.__module__.removeprefix('gpurel.analysis.')}.{name}"
+                setattr(module, name, timed(label, value))
     return seconds
 
 
@@ -177,16 +181,21 @@ def build(size: synthetic.Size, workdir: Path, duckdb_file: bool) -> tuple[Path,
 
 
 COLUMNS = (("", 10), ("records", 13), ("attempts", 11), ("seconds", 9), ("peak MiB", 10))
-RATIOS = (("time", 10), ("per rec.", 10), ("memory", 10))
+RATIOS = (("time", 10), ("per rec.", 10), ("step", 10), ("memory", 10))
 HEADER = "".join(f"{n:<{w}}" if not n else f"{n:>{w}}" for n, w in COLUMNS + RATIOS)
 
 
-def _row(label: str, r: dict, base: dict) -> str:
-    """One measurement, with its ratios to ``base`` (per record: 1.00 = linear growth)."""
-    time_ratio = r["seconds"] / base["seconds"]
+def _per_record(r: dict, base: dict) -> float:
+    """Time per record of ``r`` over that of ``base``: 1.00 = linear growth."""
+    return (r["seconds"] / base["seconds"]) / (r["events"] / base["events"])
+
+
+def _row(label: str, r: dict, base: dict, previous: dict) -> str:
+    """One measurement with its ratios: to ``base``, and per record to ``previous`` (step)."""
     ratios = (
-        time_ratio,
-        time_ratio / (r["events"] / base["events"]),
+        r["seconds"] / base["seconds"],
+        _per_record(r, base),
+        _per_record(r, previous),
         r["peak_mib"] / base["peak_mib"],
     )
     values = (f"{r['events']:>13,}", f"{r['attempts']:>11,}", f"{r['seconds']:>9.1f}")
@@ -203,7 +212,7 @@ def _steps(r: dict) -> None:
 def scaling(args: argparse.Namespace, workdir: Path) -> list[dict]:
     """Section 1: the DuckDB warehouse file from ``--min-events`` to ``--max-events``."""
     sizes = [int(args.max_events)]
-    while sizes[-1] // 2 >= args.min_events:
+    while sizes[-1] > args.min_events:
         sizes.append(sizes[-1] // 2)
     results = []
     print("1. scaling, DuckDB warehouse file (ratios to the smallest size)")
@@ -213,7 +222,7 @@ def scaling(args: argparse.Namespace, workdir: Path) -> list[dict]:
         path, built = build(size, workdir, duckdb_file=True)
         r = analyze("duckdb", path, args) | {"built_s": built}
         results.append(r)
-        print(_row("duckdb", r, results[0]), flush=True)
+        print(_row("duckdb", r, results[0], results[-2] if len(results) > 1 else r), flush=True)
         if args.profile:
             _steps(r)
         if not args.keep:
@@ -239,9 +248,9 @@ def spark(args: argparse.Namespace, workdir: Path) -> list[dict]:
     print("\n3. Spark local[2] (reference) against DuckDB on the same Parquet warehouse")
     print(HEADER)
     base = analyze("duckdb", path, args)
-    print(_row("duckdb", base, base), flush=True)
+    print(_row("duckdb", base, base, base), flush=True)
     on_spark = analyze("spark", path, args)
-    print(_row("spark", on_spark, base), flush=True)
+    print(_row("spark", on_spark, base, base), flush=True)
     if args.profile:
         _steps(on_spark)
     return [base, on_spark]

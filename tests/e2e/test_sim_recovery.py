@@ -18,7 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from gpurel.analysis.summary import Analysis, analyze
+from gpurel.analysis.runs import Checkpointing
+from gpurel.analysis.summary import Analysis, Settings, analyze, job_runs
 from gpurel.sim.config import preset
 from gpurel.sim.faults import HIGH, NONE, severity_of
 from gpurel.sim.run import SimResult, simulate
@@ -142,3 +143,30 @@ def test_lemons_fail_more(simulated) -> None:
     per_other = (~lemon).sum() / (~nodes).sum()
     assert per_lemon > 5 * per_other
     assert np.isfinite(per_other)
+
+
+def test_measured_run_ettr_matches_the_simulators_truth(
+    simulated: tuple[SimResult, Warehouse, Analysis],
+) -> None:
+    """Runs measured from the accounting, with the simulator's Δt_cp, u0 and w_cp assumed,
+    have the ETTR the simulator knows (queue, lost work and restarts included)."""
+    result, warehouse, _ = simulated
+    settings = Settings(
+        checkpointing=Checkpointing(CONFIG.checkpoint_interval, CONFIG.u0, CONFIG.checkpoint_write)
+    )
+    measured = job_runs(warehouse, settings).to_pyarrow().to_pylist()
+    by_start = {(r["cluster"], r["first_submit"]): r for r in measured}
+    truth = [
+        r
+        for r in result.truth["truth_runs"].to_pylist()
+        if r["status"] == "completed" and r["ettr"] is not None
+    ]
+    pairs = [
+        (t["ettr"], by_start[t["cluster"], t["first_submit"]]["ettr"])
+        for t in truth
+        if (t["cluster"], t["first_submit"]) in by_start
+    ]
+    assert len(pairs) >= 0.8 * len(truth) and len(pairs) >= 20
+    errors = np.abs(np.array([m - t for t, m in pairs]))
+    assert float(np.median(errors)) < 0.01
+    assert float(np.mean(errors < 0.05)) >= 0.9

@@ -12,7 +12,14 @@ from rich.text import Text
 from gpurel.analysis.goodput import GoodputRules, LostGoodput
 from gpurel.analysis.runs import Checkpointing
 from gpurel.analysis.summary import Settings, goodput_json, lost_goodput
-from gpurel.cli.common import TaxonomyOption, WarehouseOption, console, fail, open_warehouse
+from gpurel.cli.common import (
+    EngineOption,
+    TaxonomyOption,
+    WarehouseOption,
+    console,
+    fail,
+    open_warehouse,
+)
 from gpurel.cli.ettr_cmd import seconds
 from gpurel.cli.render import CRASH_LOOPS, GOODPUT_BUCKETS, Column
 from gpurel.errors import GpurelError
@@ -65,6 +72,7 @@ def goodput(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
     taxonomy: TaxonomyOption = None,
     warehouse: WarehouseOption = None,
+    engine: EngineOption = None,
 ) -> None:
     """GPU time lost to infrastructure failures and the preemptions of their requeues (§4)."""
     try:
@@ -76,7 +84,7 @@ def goodput(
         )
     except GpurelError as exc:
         raise fail(str(exc)) from exc
-    with open_warehouse(warehouse) as store:
+    with open_warehouse(warehouse, engine) as store:
         lost = lost_goodput(store, settings)
     if as_json:
         print(json.dumps(goodput_json(lost), indent=2))

@@ -19,6 +19,7 @@ from rich.text import Text
 from gpurel.analysis import lemons
 from gpurel.analysis.summary import Settings, known_lemons, lemon_inputs, lemons_json
 from gpurel.cli.common import (
+    EngineOption,
     TaxonomyOption,
     WarehouseOption,
     console,
@@ -219,6 +220,7 @@ def lemons_command(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
     taxonomy: TaxonomyOption = None,
     warehouse: WarehouseOption = None,
+    engine: EngineOption = None,
 ) -> None:
     """Find lemon nodes: signals over a window, thresholds, ranking and evidence (PAPER.md §6)."""
     settings = Settings(cluster=cluster, taxonomy_file=str(taxonomy) if taxonomy else None)
@@ -232,7 +234,7 @@ def lemons_command(
         read = _tickets(tickets)
     except GpurelError as exc:
         raise fail(str(exc)) from exc
-    with open_warehouse(warehouse) as store:
+    with open_warehouse(warehouse, engine) as store:
         inputs = lemon_inputs(store, settings, None if read is None else read.tickets)
         found = lemons.find_lemons(inputs, lemon)
         tested = None
