@@ -36,6 +36,7 @@ from pathlib import Path
 
 import synthetic
 
+TARGET_EVENTS = 99_000_000  # 10^8 records, give or take the generator's rounding
 TARGET_S = 300
 TARGET_GIB = 8
 
@@ -190,17 +191,18 @@ def _per_record(r: dict, base: dict) -> float:
     return (r["seconds"] / base["seconds"]) / (r["events"] / base["events"])
 
 
-def _row(label: str, r: dict, base: dict, previous: dict) -> str:
+def _row(label: str, r: dict, base: dict, previous: dict | None = None) -> str:
     """One measurement with its ratios: to ``base``, and per record to ``previous`` (step)."""
+    step = "" if previous is None else f"{_per_record(r, previous):.2f}x"
     ratios = (
-        r["seconds"] / base["seconds"],
-        _per_record(r, base),
-        _per_record(r, previous),
-        r["peak_mib"] / base["peak_mib"],
+        f"{r['seconds'] / base['seconds']:.2f}x",
+        f"{_per_record(r, base):.2f}x",
+        step,
+        f"{r['peak_mib'] / base['peak_mib']:.2f}x",
     )
     values = (f"{r['events']:>13,}", f"{r['attempts']:>11,}", f"{r['seconds']:>9.1f}")
     return f"{label:<10}{''.join(values)}{r['peak_mib']:>10,.0f}" + "".join(
-        f"{x:>9.2f}x" for x in ratios
+        f"{x:>10}" for x in ratios
     )
 
 
@@ -222,7 +224,7 @@ def scaling(args: argparse.Namespace, workdir: Path) -> list[dict]:
         path, built = build(size, workdir, duckdb_file=True)
         r = analyze("duckdb", path, args) | {"built_s": built}
         results.append(r)
-        print(_row("duckdb", r, results[0], results[-2] if len(results) > 1 else r), flush=True)
+        print(_row("duckdb", r, results[0], results[-2] if len(results) > 1 else None), flush=True)
         if args.profile:
             _steps(r)
         if not args.keep:
@@ -234,6 +236,8 @@ def target(largest: dict) -> None:
     """Section 2: the largest size against the targets."""
     minutes, gib = largest["seconds"] / 60, largest["peak_mib"] / 1024
     verdict = "met" if largest["seconds"] <= TARGET_S and gib <= TARGET_GIB else "MISSED"
+    if largest["events"] < TARGET_EVENTS:
+        verdict += f" (but the target is for {TARGET_EVENTS:,} records)"
     print(
         f"\n2. target ({largest['attempts']:,} attempts + {largest['events']:,} records): "
         f"{minutes:.1f} min of {TARGET_S / 60:.0f}, {gib:.1f} GiB of {TARGET_GIB}: {verdict}"
@@ -248,9 +252,9 @@ def spark(args: argparse.Namespace, workdir: Path) -> list[dict]:
     print("\n3. Spark local[2] (reference) against DuckDB on the same Parquet warehouse")
     print(HEADER)
     base = analyze("duckdb", path, args)
-    print(_row("duckdb", base, base, base), flush=True)
+    print(_row("duckdb", base, base), flush=True)
     on_spark = analyze("spark", path, args)
-    print(_row("spark", on_spark, base, base), flush=True)
+    print(_row("spark", on_spark, base), flush=True)
     if args.profile:
         _steps(on_spark)
     return [base, on_spark]

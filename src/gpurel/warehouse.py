@@ -199,9 +199,8 @@ class Warehouse:
             jobs = self.table("jobs")
             order = [jobs.submit_time, jobs.start_time, jobs.end_time]
             rank = ibis.row_number().over(group_by=[jobs.cluster, jobs.job_id], order_by=order)
-            numbered = jobs.mutate(attempt=(rank + 1).cast("int32"))
-            self._keep[NUMBERED_JOBS] = _typed(numbered.cache(), numbered.schema())
-        return self._keep[NUMBERED_JOBS]
+            self._keep[NUMBERED_JOBS] = jobs.mutate(attempt=(rank + 1).cast("int32")).cache()
+        return _typed(self._keep[NUMBERED_JOBS], ibis.schema(schema.TABLES["jobs"]))
 
     def materialize(self, name: str, expr: ir.Table) -> ir.Table:
         """Compute a derived table (e.g. ``failures``) in the engine, once, named ``name``.
@@ -229,6 +228,9 @@ class Warehouse:
         A Spark session is left running: it belongs to the process, shared by every
         ``getOrCreate``, and ends with it.
         """
+        for kept in self._keep.values():
+            if isinstance(kept, ir.CachedTable):
+                kept.release()
         self._keep.clear()
         if self.con.name != "pyspark":
             self.con.disconnect()
