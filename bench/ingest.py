@@ -7,7 +7,11 @@ copy, then measures on that same file in this run, each in its own child process
 - duckdb raw scan: DuckDB's ``read_csv`` of every field as text into Arrow (no parsing): the
   physical limit;
 - gpurel read: the sacct reader to canonical Arrow tables (parse, convert, reject);
-- gpurel ingest: read + upsert into a fresh DuckDB warehouse file;
+- gpurel ingest: read + upsert into a fresh DuckDB warehouse file (stored in parts while
+  the next part is read);
+- gpurel ingest pq: the same into a fresh partitioned-Parquet warehouse directory;
+- duckdb insert: DuckDB storing the rows gpurel read (read before the clock) with plain
+  inserts into a fresh file: what storing in a DuckDB file costs at least;
 - pandas: ``read_csv(sep="|", dtype=str)``, then ``to_datetime`` (local zone to UTC),
   ``to_timedelta`` and ``to_numeric`` on the time, duration and count columns;
 - slurm2sql: its CSV import (``slurm2sql.slurm2sql(db, csv_input=DictReader)``, what its
@@ -29,6 +33,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -111,12 +116,21 @@ def gpurel_read(path: Path, workdir: Path, tz: str, prefix: int) -> Work:
 
 def gpurel_ingest(path: Path, workdir: Path, tz: str, prefix: int) -> Work:
     """``gpurel ingest``: read, then upsert into a fresh DuckDB warehouse file."""
+    return _ingest_into(path, workdir / "bench.duckdb", tz)
+
+
+def gpurel_ingest_parquet(path: Path, workdir: Path, tz: str, prefix: int) -> Work:
+    """``gpurel ingest`` into a fresh partitioned-Parquet warehouse directory."""
+    return _ingest_into(path, workdir / "bench_lake", tz)
+
+
+def _ingest_into(path: Path, target: Path, tz: str) -> Work:
     from gpurel.ingest import ingest_file
     from gpurel.sources.base import ReadOptions
     from gpurel.warehouse import Warehouse
 
     Warehouse.in_memory().close()  # Ibis loads its DuckDB backend on first use: not the work
-    target = workdir / "bench.duckdb"
+    shutil.rmtree(target, ignore_errors=True)
     for stale in (target, target.with_suffix(".duckdb.wal")):
         stale.unlink(missing_ok=True)
 
@@ -127,6 +141,32 @@ def gpurel_ingest(path: Path, workdir: Path, tz: str, prefix: int) -> Work:
         if not outcome.ok:
             raise RuntimeError(outcome.error)
         return sum(outcome.rows.values()) + outcome.rejected
+
+    return work
+
+
+def duckdb_insert(path: Path, workdir: Path, tz: str, prefix: int) -> Work:
+    """DuckDB storing the rows gpurel read (read before the clock): plain INSERTs into a
+    fresh file, no key, no upsert — the least any ingest into a DuckDB file can cost."""
+    import duckdb
+
+    from gpurel import schema
+    from gpurel.sources import sacct_text
+    from gpurel.sources.base import ReadOptions
+
+    tables = sacct_text.read(path, ReadOptions(tz=tz)).tables
+    target = workdir / "insert.duckdb"
+    for stale in (target, target.with_suffix(".duckdb.wal")):
+        stale.unlink(missing_ok=True)
+
+    def work() -> int:
+        con = duckdb.connect(str(target))
+        con.execute("SET preserve_insertion_order = false")
+        for name, table in tables.items():
+            con.register("parsed", schema.conform(name, table))
+            con.execute(f"CREATE TABLE {name} AS SELECT * FROM parsed")
+        con.close()
+        return sum(t.num_rows for t in tables.values())
 
     return work
 
@@ -181,6 +221,8 @@ PEERS: dict[str, Callable[[Path, Path, str, int], Work]] = {
     "duckdb raw scan": duckdb_scan,
     "gpurel read": gpurel_read,
     "gpurel ingest": gpurel_ingest,
+    "gpurel ingest pq": gpurel_ingest_parquet,
+    "duckdb insert": duckdb_insert,
     "pandas": pandas_read,
     "slurm2sql": slurm2sql_import,
 }
@@ -229,7 +271,7 @@ def report(results: dict[str, dict[str, float]], prefix: int) -> None:
         )
     print(f"slurm2sql: first {prefix:,} rows imported, rows/s extrapolated; peak MiB of that run")
     print("x raw scan: times slower than the raw scan; x slurm2sql: times faster than slurm2sql")
-    for label in ("gpurel read", "gpurel ingest"):
+    for label in ("gpurel read", "gpurel ingest", "gpurel ingest pq"):
         slow, fast = limit / rate[label], rate[label] / s2s
         print(
             f"{label}: {fast:,.0f}x slurm2sql (target >= 100x: {_verdict(fast >= 100)}), "

@@ -1,22 +1,25 @@
 """Ingest: detect each file's format, read it, and upsert its tables and rejects.
 
 A file that cannot be read at all (missing, binary, truncated, unknown format) is reported and
-skipped; the other files of the batch go on.
+skipped; the other files of the batch go on. Large files of a reader that streams are stored
+in parts of about BATCH_ROWS rows while the next part is read: memory stays bounded, and a
+file that breaks part way keeps the parts stored before (rerunning it is safe: upserts).
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
 from gpurel.errors import GpurelError, InputError
-from gpurel.sources.base import Reader, ReadOptions
+from gpurel.sources.base import Reader, ReadOptions, ReadResult, combined
 from gpurel.warehouse import Warehouse
 
 SNIFF_BYTES = 65536
+BATCH_ROWS = 500_000  # rows stored at once when a reader streams
 
 # Reader modules in detection order: the specific formats before the permissive ones.
 READER_MODULES = (
@@ -36,7 +39,9 @@ def _readers_of(module: ModuleType) -> list[Reader]:
     if hasattr(module, "READERS"):
         return list(module.READERS)
     if hasattr(module, "FORMAT"):
-        return [Reader(module.FORMAT, module.sniff, module.read)]
+        return [
+            Reader(module.FORMAT, module.sniff, module.read, getattr(module, "read_batches", None))
+        ]
     return []
 
 
@@ -101,13 +106,28 @@ def ingest_file(
     try:
         reader = detect(path) if fmt == "auto" else _named(fmt)
         outcome.format = reader.name
-        result = reader.read(path, options)
-        for name, table in result.tables.items():
-            outcome.rows[name] = warehouse.write(name, table)
-        outcome.rejected = warehouse.write("rejects", result.rejects)
+        for part in _parts(reader.batches(path, options)):
+            for name, table in part.tables.items():
+                outcome.rows[name] = outcome.rows.get(name, 0) + warehouse.write(name, table)
+            outcome.rejected += warehouse.write("rejects", part.rejects)
     except GpurelError as exc:
-        outcome.error = str(exc)
+        stored = sum(outcome.rows.values()) + outcome.rejected
+        outcome.error = str(exc) + (
+            f" (the {stored:,} rows before it are stored)" if stored else ""
+        )
     return outcome
+
+
+def _parts(results: Iterator[ReadResult]) -> Iterator[ReadResult]:
+    """``results`` merged into parts of at least BATCH_ROWS rows (the last may be smaller)."""
+    pending: list[ReadResult] = []
+    for result in results:
+        pending.append(result)
+        if sum(r.size for r in pending) >= BATCH_ROWS:
+            yield combined(result.format, pending)
+            pending = []
+    if pending:
+        yield combined(pending[0].format, pending)
 
 
 def _named(fmt: str) -> Reader:

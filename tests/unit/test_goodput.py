@@ -8,11 +8,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pytest
+from canonical_rows import canonical_table
 from typer.testing import CliRunner
 
-from gpurel import schema
 from gpurel.analysis import goodput
 from gpurel.analysis.summary import Settings, attributed_failures, lost_goodput
 from gpurel.cli.app import app
@@ -99,17 +98,11 @@ def _jobs() -> list[dict[str, Any]]:
     return rows
 
 
-def _table(name: str, rows: list[dict[str, Any]]) -> pa.Table:
-    present = set().union(*rows)
-    loose = pa.schema([f.with_nullable(True) for f in schema.TABLES[name] if f.name in present])
-    return pa.Table.from_pylist(rows, schema=loose)
-
-
 @pytest.fixture(scope="module")
 def warehouse() -> Warehouse:
     w = Warehouse.in_memory()
-    w.write("jobs", _table("jobs", _jobs()))
-    w.write("node_events", _table("node_events", [check("d01", 1 + 20 * MIN)]))
+    w.write("jobs", canonical_table("jobs", _jobs()))
+    w.write("node_events", canonical_table("node_events", [check("d01", 1 + 20 * MIN)]))
     return w
 
 
@@ -192,7 +185,7 @@ def test_tolerance_and_checkpoint_interval(warehouse: Warehouse) -> None:
 def test_goodput_command(tmp_path: Path) -> None:
     path = tmp_path / "w.duckdb"
     w = Warehouse.open(path)
-    w.write("jobs", _table("jobs", _jobs()))
+    w.write("jobs", canonical_table("jobs", _jobs()))
     w.close()
     runner = CliRunner()
     result = runner.invoke(app, ["goodput", "--json", "-w", str(path), "--crash-loops", "3"])

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import tempfile
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,8 +10,9 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reader_fuzz import read_quietly
 
-from gpurel.errors import GpurelError, InputError
+from gpurel.errors import InputError
 from gpurel.sources import infinitehbd
 from gpurel.sources.base import ReadOptions
 
@@ -125,8 +124,4 @@ def test_fuzz_never_raises_outside_the_error_family(items: list, cut: int) -> No
     text = json.dumps(items)
     text = text[: len(text) - cut]
     infinitehbd.sniff(text)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "fault_trace.json"
-        path.write_text(text, "utf-8")
-        with contextlib.suppress(GpurelError):
-            infinitehbd.read(path, ReadOptions())
+    read_quietly(infinitehbd.read, text, ReadOptions(), "fault_trace.json")

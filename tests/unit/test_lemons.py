@@ -12,9 +12,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pytest
+from canonical_rows import canonical_table, failing_event
 from typer.testing import CliRunner
 
-from gpurel import ingest, schema, taxonomy
+from gpurel import ingest
 from gpurel.analysis import lemons
 from gpurel.analysis.summary import Settings, lemon_inputs
 from gpurel.cli.app import app
@@ -92,18 +93,7 @@ def test_rule_rejects_nonsense() -> None:
 
 
 def event(node: str, day: float, category: str, **extra: Any) -> dict[str, Any]:
-    cat = taxonomy.default().categories[category]
-    return {
-        "cluster": "c1",
-        "node": node,
-        "time": d(day),
-        "source": "gcm",
-        "check": category,
-        "category": category,
-        "domain": cat.domain,
-        "severity": cat.severity,
-        "result": "fail",
-    } | extra
+    return failing_event(node, d(day), category, source="gcm") | extra
 
 
 def job(
@@ -177,18 +167,14 @@ def _inventory() -> list[dict[str, Any]]:
     ]
 
 
-def _table(name: str, rows: list[dict[str, Any]]) -> pa.Table:
-    """Canonical table ``name`` from row dicts that may each leave out optional keys."""
-    present = set().union(*rows)
-    loose = pa.schema([f.with_nullable(True) for f in schema.TABLES[name] if f.name in present])
-    return pa.Table.from_pylist(rows, schema=loose)
-
-
-def _warehouse(jobs: list[dict[str, Any]], events: list[dict[str, Any]]) -> Warehouse:
-    w = Warehouse.in_memory()
-    w.write("jobs", _table("jobs", jobs))
-    w.write("node_events", _table("node_events", events))
-    w.write("nodes", _table("nodes", _inventory()))
+def _warehouse(
+    jobs: list[dict[str, Any]], events: list[dict[str, Any]], path: Path | None = None
+) -> Warehouse:
+    """The hand-made cluster's inventory with ``jobs`` and ``events`` (in memory by default)."""
+    w = Warehouse.in_memory() if path is None else Warehouse.open(path)
+    w.write("jobs", canonical_table("jobs", jobs))
+    w.write("node_events", canonical_table("node_events", events))
+    w.write("nodes", canonical_table("nodes", _inventory()))
     return w
 
 
@@ -426,11 +412,7 @@ def test_trace_28_day_window(trace_warehouse: Path) -> None:
 @pytest.fixture(scope="module")
 def cluster_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("cluster") / "w.duckdb"
-    w = Warehouse.open(path)
-    w.write("jobs", _table("jobs", _jobs()))
-    w.write("node_events", _table("node_events", _events()))
-    w.write("nodes", _table("nodes", _inventory()))
-    w.close()
+    _warehouse(_jobs(), _events(), path).close()
     return path
 
 

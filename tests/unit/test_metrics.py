@@ -11,6 +11,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 import pytest
+from canonical_rows import canonical_table, failing_event
 
 from gpurel import schema, taxonomy
 from gpurel.analysis import metrics
@@ -62,19 +63,9 @@ def event(
     result: str = "fail",
     cluster: str = "c1",
 ) -> dict[str, Any]:
-    cat = taxonomy.default().categories[category]
-    return {
-        "cluster": cluster,
-        "node": node,
-        "time": h(hours),
-        "end_time": None if end_hours is None else h(end_hours),
-        "source": "nhc",
-        "check": check or category,
-        "category": category,
-        "domain": cat.domain,
-        "severity": cat.severity,
-        "result": result,
-    }
+    end_time = None if end_hours is None else h(end_hours)
+    extra = {"check": check or category, "end_time": end_time, "result": result}
+    return failing_event(node, h(hours), category, cluster=cluster, **extra)
 
 
 def node(name: str, start: datetime | None = None, end: datetime | None = None) -> dict:
@@ -92,13 +83,6 @@ def con() -> ibis.BaseBackend:
     return ibis.duckdb.connect()
 
 
-def _arrow(name: str, rows: Sequence[dict[str, Any]]) -> pa.Table:
-    full = schema.TABLES[name]
-    present = set().union(*rows) if rows else set()
-    loose = pa.schema([f.with_nullable(True) for f in full if f.name in present])
-    return schema.conform(name, pa.Table.from_pylist(list(rows), schema=loose))
-
-
 def load(
     con: ibis.BaseBackend,
     jobs: Sequence[dict[str, Any]] = (),
@@ -106,12 +90,12 @@ def load(
     nodes: Sequence[dict[str, Any]] = (),
 ) -> tuple[ir.Table, ir.Table, ir.Table]:
     """Jobs (with ``attempt``), node events and inventory as engine tables."""
-    j = _arrow("jobs", jobs)
+    j = canonical_table("jobs", jobs)
     j = j.append_column("attempt", pa.array([r["attempt"] for r in jobs], pa.int64()))
     return (
         con.create_table("jobs", j, overwrite=True),
-        con.create_table("node_events", _arrow("node_events", events), overwrite=True),
-        con.create_table("nodes", _arrow("nodes", nodes), overwrite=True),
+        con.create_table("node_events", canonical_table("node_events", events), overwrite=True),
+        con.create_table("nodes", canonical_table("nodes", nodes), overwrite=True),
     )
 
 

@@ -14,9 +14,10 @@ import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
 import pytest
+from canonical_rows import canonical_table, failing_event
 from typer.testing import CliRunner
 
-from gpurel import schema, taxonomy
+from gpurel import taxonomy
 from gpurel.analysis.attribution import attribute
 from gpurel.analysis.node_failures import node_failures
 from gpurel.analysis.runs import (
@@ -76,25 +77,7 @@ def attempt(
 
 
 def failing_check(node: str, hours: float, category: str) -> dict[str, Any]:
-    cat = taxonomy.default().categories[category]
-    return {
-        "cluster": "c1",
-        "node": node,
-        "time": h(hours),
-        "source": "nhc",
-        "check": category,
-        "category": category,
-        "domain": cat.domain,
-        "severity": cat.severity,
-        "result": "fail",
-    }
-
-
-def _arrow(name: str, rows: Sequence[dict[str, Any]]) -> pa.Table:
-    full = schema.TABLES[name]
-    present = set().union(*rows) if rows else set()
-    loose = pa.schema([f.with_nullable(True) for f in full if f.name in present])
-    return schema.conform(name, pa.Table.from_pylist(list(rows), schema=loose))
+    return failing_event(node, h(hours), category)
 
 
 @pytest.fixture
@@ -106,11 +89,12 @@ def load(
     con: ibis.BaseBackend, jobs: Sequence[dict[str, Any]], events: Sequence[dict[str, Any]] = ()
 ) -> tuple[ir.Table, ir.Table]:
     """Jobs (with ``attempt``) and the ``failures`` attributed from ``events``."""
-    j = _arrow("jobs", jobs).append_column(
+    j = canonical_table("jobs", jobs).append_column(
         "attempt", pa.array([r["attempt"] for r in jobs], pa.int64())
     )
     jobs_t = con.create_table("jobs", j, overwrite=True)
-    events_t = con.create_table("node_events", _arrow("node_events", events), overwrite=True)
+    e = canonical_table("node_events", events)
+    events_t = con.create_table("node_events", e, overwrite=True)
     return jobs_t, attribute(jobs_t, events_t, PRIORITIES)
 
 
@@ -331,7 +315,8 @@ def test_runs_command_prints_the_table_and_every_run_as_json(tmp_path: Path) -> 
         attempt("2", 0, 5, gpus=8, user="b"),  # too short for the table
     ]
     store.write(
-        "jobs", _arrow("jobs", [{k: v for k, v in r.items() if k != "attempt"} for r in rows])
+        "jobs",
+        canonical_table("jobs", [{k: v for k, v in r.items() if k != "attempt"} for r in rows]),
     )
     store.close()
     result = CliRunner().invoke(app, ["runs", "-w", str(path), "--json"])

@@ -60,6 +60,16 @@ _NO_CANDIDATE = {
 
 _CAUSE = ("category", "domain", "severity", "check", "node", "event_time", "offset_s")
 
+_EVENT = (
+    "check",
+    "category",
+    "domain",
+    "severity",
+    "source",
+    "xid",
+    "message",
+)  # a candidate's event
+
 _ATTEMPT = (*JOB_KEY, "state", "n_gpus", "n_nodes", "start_time", "end_time")
 
 FAILURE_COLUMNS = (*_ATTEMPT, "runtime_s", *_CAUSE, "n_candidates", "attributed")
@@ -143,13 +153,7 @@ def candidates(
     failing = failing.select(
         "cluster",
         "node",
-        "check",
-        "category",
-        "domain",
-        "severity",
-        "source",
-        "xid",
-        "message",
+        *_EVENT,
         event_time="time",
         bucket=time_bucket(failing.time, width),
     )
@@ -174,13 +178,7 @@ def candidates(
         "end_time",
         "node",
         "event_time",
-        "check",
-        "category",
-        "domain",
-        "severity",
-        "source",
-        "xid",
-        "message",
+        *_EVENT,
         priority=with_priority["rank"].fill_null(UNRANKED),
         offset_s=seconds_between(with_priority.end_time, with_priority.event_time),
     )

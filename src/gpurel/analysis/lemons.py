@@ -53,7 +53,7 @@ import pyarrow.compute as pc
 from gpurel import hostlist
 from gpurel.analysis import metrics
 from gpurel.analysis.attribution import JOB_KEY, first_node, ran, seconds_between
-from gpurel.analysis.node_failures import _charged_node
+from gpurel.analysis.node_failures import with_charged_node
 from gpurel.errors import ConfigError
 from gpurel.formatting import number
 from gpurel.models.failure_model import poisson_interval
@@ -156,7 +156,7 @@ def within(t: ir.TimestampValue, period: metrics.Period) -> ir.BooleanValue:
 def rated_nodes(inputs: Inputs, period: metrics.Period) -> ir.Table:
     """(cluster, node) of every node in service during ``period`` (see the module docstring)."""
     # the spans that define node-days: inventory spans, else observed nodes over the period
-    spans = metrics._node_spans(inputs.jobs, inputs.events, inputs.nodes, period)
+    spans = metrics.node_spans(inputs.jobs, inputs.events, inputs.nodes, period)
     live = spans.filter(spans.start < period.end, spans.end > period.start)
     return live.select(*NODE_KEY).distinct()
 
@@ -185,10 +185,8 @@ def availability(inputs: Inputs) -> dict[str, str | None]:
 def charged_failures(inputs: Inputs) -> ir.Table:
     """Infrastructure failures with the node each is charged to and whether it was multi-node."""
     f = inputs.failures
-    jobs = inputs.jobs
-    only = jobs.select(*JOB_KEY, only=first_node(jobs.nodes), width=jobs.nodes.length())
-    f = f.filter(metrics.is_infra_failure(f)).join(only, list(JOB_KEY))
-    f = f.mutate(charged=_charged_node(f), multi=f.n_nodes.fill_null(f.width) > 1)
+    f = with_charged_node(f.filter(metrics.is_infra_failure(f)), inputs.jobs)
+    f = f.mutate(multi=f.n_nodes.fill_null(f.width) > 1)
     return f.filter(f.charged.notnull()).select(
         *JOB_KEY,
         "state",
@@ -380,7 +378,27 @@ def _job_evidence(inputs: Inputs, period: metrics.Period, flagged: ir.Table) -> 
         n_gpus=ibis.null("int64"),
         attributed=ibis.null("boolean"),
     )
-    return metrics._union(failures, excluded)
+    return metrics.union_all(failures, excluded)
+
+
+def _event_rows(
+    t: ir.Table,
+    signal: str,
+    span: tuple[ir.Value, ir.Value],
+    detail: ir.Value,
+    records: ir.Value | None = None,
+    message: ir.Value | None = None,
+) -> ir.Table:
+    """Event evidence of ``signal``: node, time span, records (default 1), detail, message."""
+    return t.select(
+        *NODE_KEY,
+        signal=ibis.literal(signal),
+        time=span[0],
+        end_time=span[1],
+        records=ibis.literal(1, "int64") if records is None else records.cast("int64"),
+        detail=detail,
+        message=ibis.null("string") if message is None else message,
+    )
 
 
 def _event_evidence(
@@ -389,43 +407,16 @@ def _event_evidence(
     """The outages, XID records and tickets behind the event signals of the flagged nodes."""
     o = outages(inputs.events, period, settings.merge_gap_s).semi_join(flagged, list(NODE_KEY))
     more = o.check.concat(" (+", (o.checks - 1).cast("string"), " more)")
-    parts = [
-        o.select(
-            *NODE_KEY,
-            signal=ibis.literal(OUT),
-            time=o.start,
-            end_time=o.end,
-            records=o.records.cast("int64"),
-            detail=ibis.cases((o.checks > 1, more), else_=o.check),
-            message=ibis.null("string"),
-        )
-    ]
+    detail = ibis.cases((o.checks > 1, more), else_=o.check)
+    parts = [_event_rows(o, OUT, (o.start, o.end), detail, records=o.records)]
     x = xid_records(inputs.events, period).semi_join(flagged, list(NODE_KEY))
-    parts.append(
-        x.select(
-            *NODE_KEY,
-            signal=ibis.literal(XID),
-            time=x.time,
-            end_time=x.end_time,
-            records=ibis.literal(1, "int64"),
-            detail=ibis.literal("XID ").concat(x.xid.cast("string"), ": ", x.check),
-            message=x.message,
-        )
-    )
+    detail = ibis.literal("XID ").concat(x.xid.cast("string"), ": ", x.check)
+    parts.append(_event_rows(x, XID, (x.time, x.end_time), detail, message=x.message))
     if inputs.tickets is not None:
         t = tickets_on(inputs.tickets, flagged, period)
-        parts.append(
-            t.select(
-                *NODE_KEY,
-                signal=ibis.literal(TICKETS),
-                time=t.opened,
-                end_time=t.closed,
-                records=ibis.literal(1, "int64"),
-                detail=ibis.literal("ticket: ").concat(t.outcome.fill_null("open")),
-                message=ibis.null("string"),
-            )
-        )
-    return metrics._union(*parts)
+        detail = ibis.literal("ticket: ").concat(t.outcome.fill_null("open"))
+        parts.append(_event_rows(t, TICKETS, (t.opened, t.closed), detail))
+    return metrics.union_all(*parts)
 
 
 def _matrix(values: pa.Table) -> np.ndarray:
@@ -567,7 +558,7 @@ def _flag_column(t: ir.Table, flagged: ir.Table) -> ir.Table:
 def _group_rates(
     inputs: Inputs, lemons: Lemons, after: metrics.Period, flagged: ir.Table
 ) -> pa.Table:
-    spans = metrics._node_spans(inputs.jobs, inputs.events, inputs.nodes, after)
+    spans = metrics.node_spans(inputs.jobs, inputs.events, inputs.nodes, after)
     start, end = ibis.literal(after.start), ibis.literal(after.end)
     overlap = seconds_between(ibis.greatest(spans.start, start), ibis.least(spans.end, end))
     exposure = spans.filter(overlap > 0).select(*NODE_KEY, days=overlap / metrics.DAY_S)

@@ -103,8 +103,8 @@ def _with_shares(t: ir.Table, columns: Sequence[str]) -> ir.Table:
     return t.mutate(**{f"{c}_share": t[c] / exact_sum(t[c]).over().nullif(0) for c in columns})
 
 
-def _union(*tables: ir.Table) -> ir.Table:
-    """UNION ALL of tables whose columns may differ in nullability."""
+def union_all(*tables: ir.Table) -> ir.Table:
+    """UNION ALL of tables with the same columns that may differ in nullability."""
     return ibis.union(
         *(t.cast({c: t[c].type().copy(nullable=True) for c in t.columns}) for t in tables)
     )
@@ -196,15 +196,16 @@ def analysis_period(jobs: ir.Table, events: ir.Table, nodes: ir.Table | None = N
     ]
     if nodes is not None:
         parts += [nodes.select(t=nodes.in_service_start), nodes.select(t=nodes.in_service_end)]
-    times = _union(*parts)
+    times = union_all(*parts)
     row = times.aggregate(start=times.t.min(), end=times.t.max()).to_pyarrow().to_pylist()[0]
     if row["start"] is None:
         raise GpurelError("no job or event times to define the analysis period; give one")
     return Period(row["start"], row["end"])
 
 
-def _node_spans(jobs: ir.Table, events: ir.Table, nodes: ir.Table, period: Period) -> ir.Table:
-    """(cluster, node, method, start, end): inventory spans, else observed nodes x period."""
+def node_spans(jobs: ir.Table, events: ir.Table, nodes: ir.Table, period: Period) -> ir.Table:
+    """(cluster, node, method, start, end) of node-days: the inventory's in-service spans, and
+    for clusters without inventory every node seen in jobs or events over the whole period."""
     start, end = ibis.literal(period.start), ibis.literal(period.end)
     inventory = nodes.select(
         "cluster",
@@ -213,14 +214,14 @@ def _node_spans(jobs: ir.Table, events: ir.Table, nodes: ir.Table, period: Perio
         start=nodes.in_service_start.fill_null(start),
         end=nodes.in_service_end.fill_null(end),
     )
-    seen = _union(
+    seen = union_all(
         jobs.select("cluster", node=jobs.nodes).unnest("node"),
         events.select("cluster", "node"),
     ).distinct()
     observed = seen.anti_join(nodes.select("cluster").distinct(), "cluster").mutate(
         method=ibis.literal("observed"), start=start, end=end
     )
-    return _union(inventory, observed)
+    return union_all(inventory, observed)
 
 
 def _weeks(period: Period) -> pa.Table:
@@ -246,7 +247,7 @@ def node_days(
     """Node-days in the period (default ``analysis_period``), per cluster and per ISO week."""
     if period is None:
         period = analysis_period(jobs, events, nodes)
-    spans = _node_spans(jobs, events, nodes, period)
+    spans = node_spans(jobs, events, nodes, period)
     weeks = ibis.memtable(_weeks(period))
     j = spans.join(weeks, [spans.start < weeks.w_end, spans.end > weeks.w_start])
     overlap = seconds_between(ibis.greatest(j.start, j.w_start), ibis.least(j.end, j.w_end))

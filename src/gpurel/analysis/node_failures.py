@@ -33,10 +33,13 @@ class NodeFailures:
     unassigned: int
 
 
-def _charged_node(f: ir.Table) -> ir.StringValue:
-    """The node a failure is charged to: its cause's node, else the attempt's only node."""
+def with_charged_node(failures: ir.Table, jobs: ir.Table) -> ir.Table:
+    """``failures`` of the attempts in ``jobs`` with ``width`` (the attempt's node count) and
+    ``charged``: the node of the cause, else the attempt's only node (null if it had several)."""
+    only = jobs.select(*JOB_KEY, only=first_node(jobs.nodes), width=jobs.nodes.length())
+    f = failures.join(only, list(JOB_KEY))
     single = ibis.cases((f.width == 1, f.only), else_=ibis.null("string"))
-    return f.node.fill_null(single)
+    return f.mutate(charged=f.node.fill_null(single))
 
 
 def node_failures(jobs: ir.Table, failures: ir.Table, min_gpus: int = 0) -> NodeFailures:
@@ -47,9 +50,8 @@ def node_failures(jobs: ir.Table, failures: ir.Table, min_gpus: int = 0) -> Node
     exposure = on_node.group_by("cluster", "node").aggregate(
         node_days=on_node.us.sum() / (DAY_S * 1_000_000)  # integer sum: exact in any order
     )
-    only = ran_jobs.select(*JOB_KEY, only=first_node(ran_jobs.nodes), width=ran_jobs.nodes.length())
-    f = failures.filter(is_rf_failure(failures)).join(only, list(JOB_KEY))
-    f = f.select(cluster="cluster", charged=_charged_node(f))
+    f = with_charged_node(failures.filter(is_rf_failure(failures)), ran_jobs)
+    f = f.select("cluster", "charged")
     per_node = (
         f.filter(f.charged.notnull())
         .group_by("cluster", node="charged")

@@ -10,7 +10,13 @@ import typer
 from gpurel.analysis.attribution import AttributionWindow
 from gpurel.analysis.summary import Settings, analyze, to_json
 from gpurel.cli.common import (
+    AfterOption,
+    BeforeOption,
+    ClusterOption,
     EngineOption,
+    GpusPerNodeOption,
+    JsonOption,
+    RfMinGpusOption,
     TaxonomyOption,
     WarehouseOption,
     open_warehouse,
@@ -23,13 +29,11 @@ DEFAULT_PROJECT = ",".join(map(str, Settings().projection_gpus))
 
 
 def analyze_command(
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
-    cluster: Annotated[str | None, typer.Option(help="Only this cluster.")] = None,
-    before: Annotated[str, typer.Option(help="Attribution window before the job end.")] = "10m",
-    after: Annotated[str, typer.Option(help="Attribution window after the job end.")] = "5m",
-    rf_min_gpus: Annotated[
-        int, typer.Option(help="r_f counts jobs with more GPUs than this (paper: 128).")
-    ] = 128,
+    as_json: JsonOption = False,
+    cluster: ClusterOption = None,
+    before: BeforeOption = "10m",
+    after: AfterOption = "5m",
+    rf_min_gpus: RfMinGpusOption = 128,
     merge_gap: Annotated[
         str, typer.Option(help="Failing checks of one node closer than this are one episode.")
     ] = "1h",
@@ -37,7 +41,7 @@ def analyze_command(
         str, typer.Option(help="Job sizes (GPUs) to project MTTF to, comma-separated.")
     ] = DEFAULT_PROJECT,
     top: Annotated[int, typer.Option(help="How many nodes to list by failure episodes.")] = 10,
-    gpus_per_node: Annotated[int, typer.Option(help="GPUs per node.")] = 8,
+    gpus_per_node: GpusPerNodeOption = 8,
     taxonomy: TaxonomyOption = None,
     warehouse: WarehouseOption = None,
     engine: EngineOption = None,

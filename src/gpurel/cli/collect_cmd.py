@@ -18,6 +18,7 @@ from gpurel.cli.common import (
     err_console,
     fail,
     open_warehouse,
+    seconds,
 )
 from gpurel.collect.access import privacy_warning
 from gpurel.collect.collector import ChunkDone, LogDone, Window, collect_logs, collect_slurm
@@ -38,18 +39,11 @@ app = typer.Typer(help="Keep the warehouse current from a live cluster (safe to 
 _AGO = re.compile(r"^\s*\d+(\.\d+)?\s*[smhdw]\s*$", re.IGNORECASE)
 
 
-def _seconds(text: str, option: str) -> float:
-    try:
-        return parse_duration(text)
-    except GpurelError as exc:
-        raise fail(f"{option}: {exc}") from exc
-
-
 def _whole_seconds(text: str, option: str) -> int:
-    seconds = int(_seconds(text, option))
-    if seconds < 1:
+    whole = int(seconds(text, option))
+    if whole < 1:
         raise fail(f"{option}: must be at least 1 s, got {text!r}")
-    return seconds
+    return whole
 
 
 def _moment(text: str, tz: str | None, option: str) -> datetime:
@@ -166,7 +160,7 @@ def slurm(
         chunk_s=_whole_seconds(chunk, "--chunk"),
         overlap_s=_whole_seconds(overlap, "--overlap"),
     )
-    policy = Backoff(retries=retries, first_s=_seconds(backoff, "--backoff"))
+    policy = Backoff(retries=retries, first_s=seconds(backoff, "--backoff"))
     logs = [(p, "auto") for p in health_log or []]
     logs += [(p, kernel_xid.FORMAT) for p in kernel_log or []]
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +13,7 @@ from rich.console import Console
 
 from gpurel.engines import ENV_VAR as ENGINE_ENV_VAR
 from gpurel.errors import GpurelError
+from gpurel.units import parse_duration
 from gpurel.warehouse import ENV_VAR, Warehouse
 
 console = Console()
@@ -53,6 +55,15 @@ TaxonomyOption = Annotated[
     ),
 ]
 
+ClusterOption = Annotated[str | None, typer.Option(help="Only this cluster.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")]
+GpusPerNodeOption = Annotated[int, typer.Option(help="GPUs per node.")]
+BeforeOption = Annotated[str, typer.Option(help="Attribution window before the job end.")]
+AfterOption = Annotated[str, typer.Option(help="Attribution window after the job end.")]
+RfMinGpusOption = Annotated[
+    int, typer.Option(help="r_f counts jobs with more GPUs than this (paper: 128).")
+]
+
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print an error for people and return the Exit to raise."""
@@ -73,6 +84,25 @@ def open_warehouse(path: Path | str | None, engine: str | None = None) -> Iterat
         raise fail(str(exc)) from exc
     finally:
         warehouse.close()
+
+
+def seconds(text: str, option: str) -> float:
+    """A duration option in seconds, or a clean exit naming the option."""
+    try:
+        return parse_duration(text)
+    except GpurelError as exc:
+        raise fail(f"{option}: {exc}") from exc
+
+
+def iso_time(text: str | None, option: str) -> datetime | None:
+    """An ISO date/time option (naive means UTC; None if not given), or a clean exit."""
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise fail(f"{option}: not an ISO date/time: {text!r}") from exc
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def parse_int_list(text: str, option: str) -> list[int]:

@@ -8,24 +8,16 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from gpurel.cli.common import console, fail, parse_int_list
+from gpurel.cli.common import GpusPerNodeOption, console, fail, parse_int_list, seconds
 from gpurel.cli.render import cell
 from gpurel.errors import GpurelError
 from gpurel.models.ettr import UNKNOWNS, Scenario, Unknown, expected, solve
 from gpurel.models.ettr_montecarlo import MonteCarloResult, QueueDist, simulate
 from gpurel.models.failure_model import nodes_for
-from gpurel.units import format_hours, parse_duration
+from gpurel.units import format_hours
 
 OPTIMAL = "optimal"
 MC_LENGTH = "7d"  # run length of the Monte Carlo when --length is not given
-
-
-def seconds(text: str, option: str) -> float:
-    """A duration option in seconds, or a clean exit naming the option."""
-    try:
-        return parse_duration(text)
-    except GpurelError as exc:
-        raise fail(f"{option}: {exc}") from exc
 
 
 def _duration(seconds: float) -> str:
@@ -146,7 +138,7 @@ def ettr(
     solve_for: Annotated[
         str, typer.Option("--solve", help="With --target: ckpt, restart, write or rf.")
     ] = "ckpt",
-    gpus_per_node: Annotated[int, typer.Option(help="GPUs per node.")] = 8,
+    gpus_per_node: GpusPerNodeOption = 8,
 ) -> None:
     """Expected ETTR at N GPUs (closed forms, Monte Carlo), or what reaching --target needs."""
     if queue_dist not in ("fixed", "exponential"):

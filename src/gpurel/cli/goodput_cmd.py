@@ -13,14 +13,16 @@ from gpurel.analysis.goodput import GoodputRules, LostGoodput
 from gpurel.analysis.runs import Checkpointing
 from gpurel.analysis.summary import Settings, goodput_json, lost_goodput
 from gpurel.cli.common import (
+    ClusterOption,
     EngineOption,
+    JsonOption,
     TaxonomyOption,
     WarehouseOption,
     console,
     fail,
     open_warehouse,
+    seconds,
 )
-from gpurel.cli.ettr_cmd import seconds
 from gpurel.cli.render import CRASH_LOOPS, GOODPUT_BUCKETS, Column
 from gpurel.errors import GpurelError
 from gpurel.formatting import cell
@@ -68,8 +70,8 @@ def goodput(
     crash_loops: Annotated[
         int, typer.Option(help="Crash loop: a job requeued this many times after failures.")
     ] = 5,
-    cluster: Annotated[str | None, typer.Option(help="Only this cluster.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+    cluster: ClusterOption = None,
+    as_json: JsonOption = False,
     taxonomy: TaxonomyOption = None,
     warehouse: WarehouseOption = None,
     engine: EngineOption = None,

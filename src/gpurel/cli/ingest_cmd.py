@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -18,21 +17,12 @@ from gpurel.cli.common import (
     console,
     err_console,
     fail,
+    iso_time,
     open_warehouse,
 )
 from gpurel.errors import GpurelError
 from gpurel.ingest import ingest_file, readers
 from gpurel.sources.base import ReadOptions
-
-
-def _trace_start(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise fail(f"--trace-start: not an ISO date/time: {text!r}") from exc
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def ingest(
@@ -80,7 +70,7 @@ def ingest(
         delimiter=delimiter,
         inventory_nodes=nodes,
         inventory_days=days,
-        trace_start=_trace_start(trace_start),
+        trace_start=iso_time(trace_start, "--trace-start"),
         gpus_per_node=gpus_per_node,
         taxonomy=classes,
     )

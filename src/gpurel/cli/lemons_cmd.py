@@ -19,15 +19,18 @@ from rich.text import Text
 from gpurel.analysis import lemons
 from gpurel.analysis.summary import Settings, known_lemons, lemon_inputs, lemons_json
 from gpurel.cli.common import (
+    ClusterOption,
     EngineOption,
+    JsonOption,
     TaxonomyOption,
     WarehouseOption,
     console,
     err_console,
     fail,
+    iso_time,
     open_warehouse,
+    seconds,
 )
-from gpurel.cli.ettr_cmd import seconds
 from gpurel.errors import GpurelError
 from gpurel.formatting import cell
 from gpurel.models.lemon_rule import LemonRule
@@ -37,13 +40,8 @@ EVIDENCE_PER_NODE = 12  # evidence rows shown per node in the terminal (all in -
 
 
 def _as_of(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise fail(f"--as-of: not an ISO date/time: {text!r}") from exc
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    value = iso_time(text, "--as-of")
+    return None if value is None else value.astimezone(UTC)
 
 
 def _tickets(path: Path | None) -> ticket_source.TicketRead | None:
@@ -216,8 +214,8 @@ def lemons_command(
         bool,
         typer.Option("--exclude-list", help="Print only the exclude hostlist and drain commands."),
     ] = False,
-    cluster: Annotated[str | None, typer.Option(help="Only this cluster.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+    cluster: ClusterOption = None,
+    as_json: JsonOption = False,
     taxonomy: TaxonomyOption = None,
     warehouse: WarehouseOption = None,
     engine: EngineOption = None,

@@ -10,6 +10,7 @@ from rich.table import Table
 from gpurel.analysis.summary import Settings, measured_rf
 from gpurel.cli.common import (
     EngineOption,
+    GpusPerNodeOption,
     WarehouseOption,
     console,
     fail,
@@ -44,7 +45,7 @@ def mttf(
             help="r_f, failures per 1000 node-days (default: measured from the warehouse)."
         ),
     ] = None,
-    gpus_per_node: Annotated[int, typer.Option(help="GPUs per node.")] = 8,
+    gpus_per_node: GpusPerNodeOption = 8,
     cluster: Annotated[str | None, typer.Option(help="Measure r_f on this cluster only.")] = None,
     rf_min_gpus: Annotated[int, typer.Option(help="r_f counts jobs above this many GPUs.")] = 128,
     warehouse: WarehouseOption = None,

@@ -10,7 +10,12 @@ import typer
 from gpurel.analysis.attribution import AttributionWindow
 from gpurel.analysis.summary import Settings, analyze
 from gpurel.cli.common import (
+    AfterOption,
+    BeforeOption,
+    ClusterOption,
     EngineOption,
+    GpusPerNodeOption,
+    RfMinGpusOption,
     TaxonomyOption,
     WarehouseOption,
     console,
@@ -35,13 +40,11 @@ def report(
     fmt: Annotated[
         str, typer.Option("--format", "-f", help="html (one self-contained page) or md.")
     ] = "html",
-    cluster: Annotated[str | None, typer.Option(help="Only this cluster.")] = None,
-    before: Annotated[str, typer.Option(help="Attribution window before the job end.")] = "10m",
-    after: Annotated[str, typer.Option(help="Attribution window after the job end.")] = "5m",
-    rf_min_gpus: Annotated[
-        int, typer.Option(help="r_f counts jobs with more GPUs than this (paper: 128).")
-    ] = 128,
-    gpus_per_node: Annotated[int, typer.Option(help="GPUs per node.")] = 8,
+    cluster: ClusterOption = None,
+    before: BeforeOption = "10m",
+    after: AfterOption = "5m",
+    rf_min_gpus: RfMinGpusOption = 128,
+    gpus_per_node: GpusPerNodeOption = 8,
     taxonomy: TaxonomyOption = None,
     warehouse: WarehouseOption = None,
     engine: EngineOption = None,

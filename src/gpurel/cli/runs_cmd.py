@@ -10,8 +10,15 @@ from rich.table import Table
 
 from gpurel.analysis.runs import Checkpointing, RunRules
 from gpurel.analysis.summary import RunEttr, Settings, measured_runs, runs_json
-from gpurel.cli.common import EngineOption, TaxonomyOption, WarehouseOption, console, open_warehouse
-from gpurel.cli.ettr_cmd import seconds
+from gpurel.cli.common import (
+    ClusterOption,
+    EngineOption,
+    TaxonomyOption,
+    WarehouseOption,
+    console,
+    open_warehouse,
+    seconds,
+)
 from gpurel.cli.render import cell
 
 COLUMNS = ("GPUs ≤", "runs", "interrupts", "ETTR", "q25–q75", "attributed", "expected")
@@ -63,7 +70,7 @@ def runs(
     gap: Annotated[
         str, typer.Option(help="Chain a resubmission submitted within this gap after a job.")
     ] = "1h",
-    cluster: Annotated[str | None, typer.Option(help="Only this cluster.")] = None,
+    cluster: ClusterOption = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="JSON with the per-bucket table and every run.")
     ] = False,

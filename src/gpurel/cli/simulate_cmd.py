@@ -11,7 +11,14 @@ import typer
 from rich.table import Table
 
 from gpurel.analysis.summary import analyze
-from gpurel.cli.common import EngineOption, WarehouseOption, console, fail, open_warehouse
+from gpurel.cli.common import (
+    EngineOption,
+    JsonOption,
+    WarehouseOption,
+    console,
+    fail,
+    open_warehouse,
+)
 from gpurel.errors import GpurelError
 from gpurel.sim.calibration import PAPER, headline
 from gpurel.sim.config import SimConfig, parse_assignments, preset, with_overrides
@@ -79,7 +86,7 @@ def simulate_command(
     ] = None,
     gcm: Annotated[Path | None, typer.Option(help="Also write GCM JSON lines here.")] = None,
     tz: Annotated[str, typer.Option(help="Time zone of the sacct text's local times.")] = "UTC",
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+    as_json: JsonOption = False,
     warehouse: WarehouseOption = None,
     engine: EngineOption = None,
 ) -> None:

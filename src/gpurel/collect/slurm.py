@@ -27,29 +27,9 @@ from datetime import UTC, datetime
 
 from gpurel.collect.chunks import Chunk
 from gpurel.collect.retry import Backoff, CommandFailed, with_retry
+from gpurel.sacct_fields import JOB_FIELDS
 
-SACCT_FIELDS = (
-    "JobID",
-    "JobIDRaw",
-    "JobName",
-    "User",
-    "Account",
-    "Partition",
-    "QOS",
-    "NodeList",
-    "NNodes",
-    "NCPUS",
-    "AllocTRES",
-    "State",
-    "Submit",
-    "Eligible",
-    "Start",
-    "End",
-    "ElapsedRaw",
-    "TimelimitRaw",
-    "ExitCode",
-    "Restarts",
-)
+SACCT_FIELDS = (*JOB_FIELDS, "ElapsedRaw", "TimelimitRaw", "ExitCode", "Restarts")
 REQUIRED_FIELDS = frozenset({"JobID", "State", "Submit", "Start", "End", "NodeList"})
 EVENT_FIELDS = ("Cluster", "NodeName", "Start", "End", "State", "Reason", "User")
 DELIMITER = "\x1f"

@@ -22,28 +22,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gpurel import hostlist
+from gpurel.sacct_fields import JOB_FIELDS
 
-SACCT_FIELDS = (
-    "JobID",
-    "JobIDRaw",
-    "JobName",
-    "User",
-    "Account",
-    "Partition",
-    "QOS",
-    "NodeList",
-    "NNodes",
-    "NCPUS",
-    "AllocTRES",
-    "State",
-    "Submit",
-    "Eligible",
-    "Start",
-    "End",
-    "Elapsed",
-    "Timelimit",
-    "ExitCode",
-)
+SACCT_FIELDS = (*JOB_FIELDS, "Elapsed", "Timelimit", "ExitCode")
 GCM_RESULT = {"fail": 2, "warn": 1, "ok": 0}
 
 

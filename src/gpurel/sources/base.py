@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -68,17 +68,43 @@ class ReadResult:
         """Rows read into any canonical table other than rejects."""
         return sum(t.num_rows for t in self.tables.values())
 
+    @property
+    def size(self) -> int:
+        """Rows read, kept or rejected."""
+        return self.kept + self.rejects.num_rows
+
+
+def combined(format: str, results: Iterable[ReadResult]) -> ReadResult:
+    """One result holding the tables and the rejects of ``results``, in their order."""
+    tables: dict[str, list[pa.Table]] = {}
+    rejects = [schema.empty("rejects")]
+    for result in results:
+        for name, table in result.tables.items():
+            tables.setdefault(name, []).append(table)
+        rejects.append(result.rejects)
+    merged = {name: pa.concat_tables(parts) for name, parts in tables.items()}
+    return ReadResult(format, merged, pa.concat_tables(rejects))
+
 
 @dataclass(frozen=True)
 class Reader:
     """One input format: its name, a sniffer over the file's first text, and the reader.
 
-    Reader modules expose ``FORMAT``, ``sniff`` and ``read``, or a ``READERS`` list of these.
+    Reader modules expose ``FORMAT``, ``sniff`` and ``read`` (and ``read_batches`` when they
+    can stream a large file in parts), or a ``READERS`` list of these.
     """
 
     name: str
     sniff: Callable[[str], bool]
     read: Callable[[Path, ReadOptions], ReadResult]
+    read_batches: Callable[[Path, ReadOptions], Iterator[ReadResult]] | None = None
+
+    def batches(self, path: Path, options: ReadOptions) -> Iterator[ReadResult]:
+        """The file's rows in parts, in file order: one part unless the reader streams."""
+        if self.read_batches is None:
+            yield self.read(path, options)
+        else:
+            yield from self.read_batches(path, options)
 
 
 def read_text(path: Path) -> str:

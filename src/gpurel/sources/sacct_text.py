@@ -35,7 +35,7 @@ from gpurel import schema
 from gpurel.errors import InputError
 from gpurel.schema import JobState
 from gpurel.sources import slurm_values as sv
-from gpurel.sources.base import ReadOptions, ReadResult, RejectSink, read_text
+from gpurel.sources.base import ReadOptions, ReadResult, RejectSink, combined, read_text
 
 FORMAT = "sacct"
 
@@ -164,25 +164,32 @@ def sniff(head: str) -> bool:
 
 def read(path: Path, options: ReadOptions) -> ReadResult:
     """Read one sacct text dump into ``jobs`` and ``steps``."""
+    return combined(FORMAT, read_batches(path, options))
+
+
+def read_batches(path: Path, options: ReadOptions) -> Iterator[ReadResult]:
+    """Read one sacct text dump block by block (about _BLOCK_BYTES each), in file order.
+
+    Blocks ahead of the one handed out are read meanwhile, so a caller storing each part
+    overlaps with the reading; at least one part comes out, maybe empty.
+    """
     source = str(path)
     start, offset, head = _head(path)  # offset: 0-based line of each block's first line
-    jobs, steps = [schema.empty("jobs")], [schema.empty("steps")]
-    sink = RejectSink(source)
     layout = _detect_layout(head, options, source)
-    if layout is not None:
-        roles = _roles(layout.names)
-        context = _Context(layout, roles, sv.resolve_zone(options.tz), options.cluster, source)
-        blocks = _blocks(path, start, header=layout.header is not None)
-        with ThreadPoolExecutor(_WORKERS) as pool:
-            work = partial(_read_block, context)
-            for size, block_jobs, block_steps, rejects in _in_order(pool, work, blocks):
-                jobs.append(block_jobs)
-                steps.append(block_steps)
-                for index, field, reason, raw in rejects:
-                    sink.add(offset + index + 1, field, reason, raw)
-                offset += size
-    tables = {"jobs": pa.concat_tables(jobs), "steps": pa.concat_tables(steps)}
-    return ReadResult(FORMAT, tables, sink.table().sort_by([("line", "ascending")]))
+    if layout is None:
+        yield ReadResult(FORMAT, {"jobs": schema.empty("jobs"), "steps": schema.empty("steps")})
+        return
+    roles = _roles(layout.names)
+    context = _Context(layout, roles, sv.resolve_zone(options.tz), options.cluster, source)
+    blocks = _blocks(path, start, header=layout.header is not None)
+    with ThreadPoolExecutor(_WORKERS) as pool:
+        work = partial(_read_block, context)
+        for size, jobs, steps, rejects in _in_order(pool, work, blocks):
+            sink = RejectSink(source)
+            for index, field, reason, raw in sorted(rejects, key=lambda r: r[0]):
+                sink.add(offset + index + 1, field, reason, raw)
+            offset += size
+            yield ReadResult(FORMAT, {"jobs": jobs, "steps": steps}, sink.table())
 
 
 def _in_order(pool: Executor, work: Callable[[_In], _Out], items: Iterable[_In]) -> Iterator[_Out]:
