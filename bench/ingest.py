@@ -24,6 +24,7 @@ Each child imports its libraries before the clock starts; it reports wall and CP
 the fastest run counts (the machine may be shared). Prints rows/s, peak memory and the
 ratios to the raw scan and to slurm2sql, then one JSON line. Usage:
     uv run python bench/ingest.py [--rows 1000000] [--repeat 3] [--prefix 50000] [--keep DIR]
+        [--only 'gpurel read' 'gpurel ingest' ...]
 """
 
 from __future__ import annotations
@@ -228,6 +229,9 @@ PEERS: dict[str, Callable[[Path, Path, str, int], Work]] = {
 }
 
 
+BASELINES = ("duckdb raw scan", "slurm2sql")  # every ratio is against these
+
+
 def child(label: str, path: Path, workdir: Path, tz: str, prefix: int) -> dict[str, float]:
     """Set up one peer (imports), then time its work in this process."""
     import pyarrow as pa
@@ -272,6 +276,8 @@ def report(results: dict[str, dict[str, float]], prefix: int) -> None:
     print(f"slurm2sql: first {prefix:,} rows imported, rows/s extrapolated; peak MiB of that run")
     print("x raw scan: times slower than the raw scan; x slurm2sql: times faster than slurm2sql")
     for label in ("gpurel read", "gpurel ingest", "gpurel ingest pq"):
+        if label not in results:
+            continue
         slow, fast = limit / rate[label], rate[label] / s2s
         print(
             f"{label}: {fast:,.0f}x slurm2sql (target >= 100x: {_verdict(fast >= 100)}), "
@@ -291,6 +297,9 @@ def main() -> None:
     parser.add_argument("--prefix", type=int, default=50_000, help="rows slurm2sql imports")
     parser.add_argument("--tz", default="Europe/Amsterdam", help="zone of the local times")
     parser.add_argument("--keep", type=Path, help="directory to keep the generated file in")
+    parser.add_argument(
+        "--only", nargs="+", choices=PEERS, help="measure these (and the raw scan and slurm2sql)"
+    )
     parser.add_argument("--child", choices=PEERS, help=argparse.SUPPRESS)
     parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
@@ -309,7 +318,8 @@ def main() -> None:
             f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
             f"load {os.getloadavg()[0]:.1f}; best of {args.repeat}"
         )
-        results = {label: measure(label, args, path, workdir) for label in PEERS}
+        chosen = [p for p in PEERS if not args.only or p in {*args.only, *BASELINES}]
+        results = {label: measure(label, args, path, workdir) for label in chosen}
     print(f"load average after: {os.getloadavg()[0]:.1f}")
     report(results, args.prefix)
     print(json.dumps({"lines": lines, "fields": len(FIELDS), "results": results}))

@@ -16,6 +16,7 @@ SECTION_SCREENSHOTS = {
     "failure-causes": "report_demo_failures.png",
     "ettr-runs": "report_demo_ettr_runs.png",
     "ettr-design": "report_demo_ettr_design.png",
+    "methods": "report_demo_methods.png",
 }
 FIGURES = [
     "fig3_job_states",
@@ -30,6 +31,23 @@ FIGURES = [
     "fig_node_episodes",
 ]
 LARGEST_FAILURES = "interrupted attempts with the most GPU time"
+PHONE: ViewportSize = {"width": 412, "height": 900}
+# captions of the tables and figures (folded ones unfolded) wider than the page's column
+WIDER_THAN_COLUMN = """() => {
+  document.querySelectorAll("details").forEach((d) => { d.open = true; });
+  const main = document.querySelector("main");
+  const style = getComputedStyle(main);
+  const box = main.getBoundingClientRect();
+  const left = box.left + parseFloat(style.paddingLeft);
+  const right = box.right - parseFloat(style.paddingRight);
+  return Array.from(main.querySelectorAll("table, figure"))
+    .filter((e) => {
+      const r = e.getBoundingClientRect();
+      return r.left < left - 0.5 || r.right > right + 0.5;
+    })
+    .map((e) => (e.querySelector("caption, figcaption") || e).textContent.slice(0, 80));
+}"""
+SIDEWAYS_SCROLL = "() => document.documentElement.scrollWidth - window.innerWidth"
 
 
 def test_hostile_text_is_escaped_in_the_source(
@@ -102,3 +120,18 @@ def test_report_in_chromium(
     assert seen["requests"] == [demo_report.as_uri()]
     for name in (SCREENSHOT, *SECTION_SCREENSHOTS.values()):
         assert (artifacts / name).stat().st_size > 0
+
+
+def test_tables_and_figures_fit_the_page(browser: Browser, demo_report: Path) -> None:
+    """At desktop width every table and figure (long check names, markup in cells) fits the
+    page's column; on a phone a wide table scrolls in its own box, never the page."""
+    page = browser.new_page(viewport=VIEWPORT)
+    try:
+        page.goto(demo_report.as_uri(), wait_until="load")
+        assert page.locator("table", has_text="Checks by first appearance").count() == 1
+        assert page.evaluate(WIDER_THAN_COLUMN) == []
+        assert page.evaluate(SIDEWAYS_SCROLL) == 0
+        page.set_viewport_size(PHONE)
+        assert page.evaluate(SIDEWAYS_SCROLL) == 0
+    finally:
+        page.close()

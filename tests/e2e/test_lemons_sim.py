@@ -108,6 +108,28 @@ def test_every_flagged_node_comes_with_evidence(found: dict[str, Any]) -> None:
     assert all(c.startswith("scontrol update nodename=") for c in commands)
 
 
+def test_the_report_shows_the_same_backtest(
+    simulated: tuple[SimResult, Path], found: dict[str, Any], gpurel: Gpurel, tmp_path: Path
+) -> None:
+    _, path = simulated
+    out = tmp_path / "report.html"
+    result = gpurel("report", "-w", path, "-o", out, "--backtest-as-of", AS_OF)
+    assert result.exit_code == 0, result.output
+    text = out.read_text("utf-8")
+    section = text[text.index('id="lemon-backtest"') :]
+    large = found["backtest"]["large_jobs"]
+    assert f"Of the {large['attempts']:,} attempts of 512+ GPUs" in section
+    assert "Precision and recall of the flags" in section
+    truth = found["backtest"]["truth"]
+    row = [truth["flagged"], truth["actual"], truth["true_positives"]]
+    assert "<td>known lemons</td>" + "".join(f"<td>{n}</td>" for n in row) in _plain(section)
+
+
+def _plain(html: str) -> str:
+    """``html`` without the class attributes of its cells."""
+    return html.replace(' class="num"', "").replace(' class="text"', "")
+
+
 def _charged_victims(path: Path) -> set[tuple[str, datetime]]:
     """(job id, end) of every preemption gpurel charges to a requeue after a failure."""
     warehouse = Warehouse.open(path)

@@ -18,8 +18,10 @@ from gpurel.cli.app import app
 from gpurel.errors import ConfigError
 from gpurel.ingest import ingest
 from gpurel.report import build_report, render_html, render_markdown
+from gpurel.report.ettr_sections import design_space
+from gpurel.report.html import breakable
 from gpurel.report.markdown import escape_cell as markdown_cell
-from gpurel.report.sections import blocks, design_space
+from gpurel.report.sections import blocks
 from gpurel.sources.base import ReadOptions
 from gpurel.warehouse import Warehouse
 
@@ -170,6 +172,14 @@ def test_job_names_are_escaped_in_the_failure_table(hostile: Analysis) -> None:
         assert name not in page
         assert f'<td class="text">{escape(name)}</td>' in page
     assert "<script" not in page and "<img" not in page
+
+
+def test_table_cells_break_only_where_they_may() -> None:
+    assert breakable("<b>x_y</b>") == "&lt;b&gt;x_<wbr>y&lt;/b&gt;"
+    assert breakable("2024-06-03 03:10", "time") == (
+        '<span class="nowrap">2024-06-03</span> <span class="nowrap">03:10</span>'
+    )
+    assert breakable("1_000 <", "num") == "1_000 &lt;"
 
 
 def test_markdown_escapes_markup_from_the_data(hostile: Analysis) -> None:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from gpurel.analysis.goodput import GoodputRules, LostGoodput
 from gpurel.analysis.runs import Checkpointing
@@ -23,19 +21,9 @@ from gpurel.cli.common import (
     open_warehouse,
     seconds,
 )
-from gpurel.cli.render import CRASH_LOOPS, GOODPUT_BUCKETS, Column
+from gpurel.cli.render import CRASH_LOOPS, GOODPUT_BUCKETS, table
 from gpurel.errors import GpurelError
 from gpurel.formatting import cell
-
-
-def table(title: str, columns: list[Column], rows: list[dict[str, Any]]) -> Table:
-    """A titled rich table of result rows; cells are plain text."""
-    out = Table(title=title, title_justify="left", title_style="bold")
-    for _, header, kind in columns:
-        out.add_column(header, justify="left" if kind == "text" else "right")
-    for row in rows:
-        out.add_row(*(Text(cell(row.get(key), kind)) for key, _, kind in columns))
-    return out
 
 
 def render(lost: LostGoodput) -> None:

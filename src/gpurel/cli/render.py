@@ -1,8 +1,9 @@
-"""Terminal rendering of an analysis: each section is a title, a table getter and columns."""
+"""Terminal rendering of an analysis: each section is a title, a table getter and columns
+(the report's columns of ``report.columns`` wherever the terminal shows the same table)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,25 +14,27 @@ from rich.text import Text
 from gpurel.analysis.summary import Analysis
 from gpurel.cli.common import console
 from gpurel.formatting import cell
+from gpurel.report import columns
+from gpurel.report.content import Column
 
-# (key in the result table, column header, kind of value: see formatting.cell)
-Column = tuple[str, str, str]
-
-SHARES: list[Column] = [
-    ("jobs", "jobs", "num"),
-    ("jobs_share", "share", "%"),
-    ("gpu_hours", "GPU-hours", "num"),
-    ("gpu_hours_share", "GPU-time share", "%"),
+# narrower than the report's (an 80-column terminal), also for ``gpurel goodput``
+GOODPUT_BUCKETS: list[Column] = [
+    Column("label", "GPUs ≤", "text"),
+    Column("failures", "failures", "int"),
+    Column("first_order_gpu_hours", "1st order"),
+    Column("preemptions", "preemptions", "int"),
+    Column("second_order_gpu_hours", "2nd order"),
+    Column("second_order_share", "2nd order share", "%"),
 ]
-RATES: list[Column] = [
-    ("per_1000_node_days", "per 1000 node-days", "num"),
-    ("lo_per_1000_node_days", "95% lo", "num"),
-    ("hi_per_1000_node_days", "95% hi", "num"),
-]
-MTTF_BAND: list[Column] = [
-    ("mttf_hours", "MTTF", "h"),
-    ("mttf_lo_hours", "95% lo", "h"),
-    ("mttf_hi_hours", "95% hi", "h"),
+CRASH_LOOPS: list[Column] = [
+    Column("job_id", "job", "text"),
+    Column("name", "name", "text"),
+    Column("n_gpus", "GPUs", "int"),
+    Column("requeues", "requeues", "int"),
+    Column("preemptions", "preemptions", "int"),
+    Column("preempted_gpus", "preempted GPUs", "int"),
+    Column("first_order_gpu_hours", "1st order GPU-h"),
+    Column("second_order_gpu_hours", "2nd order GPU-h"),
 ]
 
 
@@ -41,142 +44,87 @@ class Section:
 
     title: str
     rows: Callable[[Analysis], pa.Table | None]
-    columns: list[Column]
+    columns: Sequence[Column]
 
 
-def _per_node(top: pa.Table | None) -> pa.Table | None:
-    """One row per node, its categories folded into one cell."""
-    if top is None:
-        return None
-    rows: dict[tuple[str, str], dict[str, Any]] = {}
-    for r in top.to_pylist():
-        row = rows.setdefault(
-            (r["cluster"], r["node"]),
-            {"rank": r["rank"], "node": r["node"], "total": r["total"], "parts": []},
-        )
-        row["parts"].append(f"{r['category']} {r['episodes']}")
-    return pa.Table.from_pylist(
-        [{**r, "categories": ", ".join(r.pop("parts"))} for r in rows.values()]
-    )
+def _top_nodes(a: Analysis) -> pa.Table | None:
+    return None if a.top_nodes is None else pa.Table.from_pylist(columns.per_node(a.top_nodes))
 
-
-GOODPUT_BUCKETS: list[Column] = [
-    ("label", "GPUs ≤", "text"),
-    ("failures", "failures", "num"),
-    ("first_order_gpu_hours", "1st order", "num"),
-    ("preemptions", "preemptions", "num"),
-    ("second_order_gpu_hours", "2nd order", "num"),
-    ("second_order_share", "2nd order share", "%"),
-]
-CRASH_LOOPS: list[Column] = [
-    ("job_id", "job", "text"),
-    ("name", "name", "text"),
-    ("n_gpus", "GPUs", "num"),
-    ("requeues", "requeues", "num"),
-    ("preemptions", "preemptions", "num"),
-    ("preempted_gpus", "preempted GPUs", "num"),
-    ("first_order_gpu_hours", "1st order GPU-h", "num"),
-    ("second_order_gpu_hours", "2nd order GPU-h", "num"),
-]
 
 JOB_SECTIONS = [
-    Section(
-        "Job states (by count and by GPU time)",
-        lambda a: a.job_states,
-        [("state", "state", "text"), *SHARES],
-    ),
+    Section("Job states (by count and by GPU time)", lambda a: a.job_states, columns.JOB_STATES),
     Section(
         "Job sizes (power-of-two GPU buckets; by count and by GPU time)",
         lambda a: a.job_sizes,
-        [("label", "GPUs ≤", "text"), *SHARES],
+        columns.JOB_SIZES,
     ),
     Section(
         "Interrupted job attempts by attributed cause",
         lambda a: a.failures_by_category,
         [
-            ("category", "category", "text"),
-            ("domain", "domain", "text"),
-            ("failures", "attempts", "num"),
-            ("failures_share", "share", "%"),
-            ("failed_gpu_hours", "GPU-hours", "num"),
-            *RATES,
+            *columns.CAUSE,
+            Column("failures", "attempts", "int"),
+            Column("failures_share", "share", "%"),
+            Column("failed_gpu_hours", "GPU-hours"),
+            *columns.RATES,
         ],
     ),
     Section(
         "Largest interrupted attempts (by GPU-hours; attributed cause)",
         lambda a: a.largest_failures,
         [
-            ("job_id", "job", "text"),
-            ("attempt", "#", "num"),
-            ("name", "name", "text"),
-            ("user", "user", "text"),
-            ("n_gpus", "GPUs", "num"),
-            ("gpu_hours", "GPU-hours", "num"),
-            ("state", "state", "text"),
-            ("category", "cause", "text"),
+            Column("job_id", "job", "text"),
+            Column("attempt", "#", "int"),
+            Column("name", "name", "text"),
+            Column("user", "user", "text"),
+            Column("n_gpus", "GPUs", "int"),
+            Column("gpu_hours", "GPU-hours"),
+            Column("state", "state", "text"),
+            Column("category", "cause", "text"),
         ],
     ),
     Section(
         "Attribution coverage by window (seconds before, after the job end)",
         lambda a: a.attribution_windows,
-        [
-            ("before_s", "before", "num"),
-            ("after_s", "after", "num"),
-            ("interrupted", "interrupted", "num"),
-            ("attributed_share", "attributed", "%"),
-            ("node_fail", "NODE_FAIL", "num"),
-            ("node_fail_attributed_share", "attributed", "%"),
-        ],
+        columns.COVERAGE,
     ),
     Section(
         "Measured MTTF by job size (wallclock runtime / infrastructure failures)",
         lambda a: a.mttf_by_size,
-        [
-            ("label", "GPUs ≤", "text"),
-            ("jobs", "attempts", "num"),
-            ("runtime_hours", "runtime h", "num"),
-            ("failures", "failures", "num"),
-            *MTTF_BAND,
-        ],
+        columns.MTTF_BY_SIZE,
     ),
     Section(
         "Projected MTTF at the measured r_f (nodes in series)",
         lambda a: a.mttf_projection,
-        [("gpus", "GPUs", "num"), ("nodes", "nodes", "num"), *MTTF_BAND],
+        columns.MTTF_PROJECTION,
     ),
     Section(
         "Measured MTTF next to the projection at the bucket's size",
         lambda a: a.mttf_vs_projection,
         [
-            ("label", "GPUs ≤", "text"),
-            ("failures", "failures", "num"),
-            ("mttf_hours", "measured", "h"),
-            ("projected_mttf_hours", "projected", "h"),
-            ("projected_mttf_lo_hours", "95% lo", "h"),
-            ("projected_mttf_hi_hours", "95% hi", "h"),
+            Column("label", "GPUs ≤", "text"),
+            Column("failures", "failures", "int"),
+            Column("mttf_hours", "measured", "h"),
+            Column("projected_mttf_hours", "projected", "h"),
+            Column("projected_mttf_lo_hours", "95% lo", "h"),
+            Column("projected_mttf_hi_hours", "95% hi", "h"),
         ],
     ),
     Section(
         "Expected ETTR at the measured r_f (assumed Δt_cp, u0, w_cp; no queue)",
         lambda a: a.ettr_projection,
-        [
-            ("gpus", "GPUs", "num"),
-            ("ettr", "ETTR", "num"),
-            ("ettr_lo", "95% lo", "num"),
-            ("ettr_hi", "95% hi", "num"),
-            ("ettr_exact", "exact", "num"),
-        ],
+        columns.EXPECTED_ETTR,
     ),
     Section(
         "Measured ETTR of job runs (by run; every interruption / infrastructure only)",
         lambda a: a.run_ettr,
         [
-            ("bucket", "GPUs ≤", "num"),
-            ("runs", "runs", "num"),
-            ("ettr_mean", "ETTR", "num"),
-            ("ettr_median", "median", "num"),
-            ("ettr_attributed_mean", "attributed", "num"),
-            ("ettr_expected", "expected", "num"),
+            Column("bucket", "GPUs ≤", "int"),
+            Column("runs", "runs", "int"),
+            Column("ettr_mean", "ETTR"),
+            Column("ettr_median", "median"),
+            Column("ettr_attributed_mean", "attributed"),
+            Column("ettr_expected", "expected"),
         ],
     ),
     Section(
@@ -195,66 +143,45 @@ EVENT_SECTIONS = [
     Section(
         "Node failure episodes (failing records merged per node and category)",
         lambda a: a.episode_summary,
-        [("scope", "scope", "text"), ("episodes", "episodes", "num"), *RATES],
+        columns.EPISODE_SUMMARY,
     ),
     Section(
-        "Episodes per category",
-        lambda a: a.episodes_by_category,
-        [
-            ("category", "category", "text"),
-            ("domain", "domain", "text"),
-            ("episodes", "episodes", "num"),
-            *RATES,
-        ],
+        "Episodes per category", lambda a: a.episodes_by_category, columns.EPISODES_BY_CATEGORY
     ),
-    Section(
-        "Nodes with the most episodes",
-        lambda a: _per_node(a.top_nodes),
-        [
-            ("rank", "#", "num"),
-            ("node", "node", "text"),
-            ("total", "episodes", "num"),
-            ("categories", "by category", "text"),
-        ],
-    ),
+    Section("Nodes with the most episodes", _top_nodes, columns.TOP_NODES),
 ]
 
 LEMONS = Section(
     "Lemon nodes (flagged: a signal at its threshold; score: Σ signal / threshold)",
     lambda a: None if a.lemons is None else a.lemons.flagged,
     [
-        ("rank", "#", "num"),
-        ("node", "node", "text"),
-        ("score", "score", "num"),
-        ("signals", "at threshold", "text"),
-        ("out_count", "outages", "num"),
-        ("xid_cnt", "XIDs", "num"),
-        ("multi_node_node_fails", "multi-node fails", "num"),
-        ("single_node_node_fails", "single-node fails", "num"),
+        Column("rank", "#", "int"),
+        Column("node", "node", "text"),
+        Column("score", "score"),
+        Column("signals", "at threshold", "text"),
+        Column("out_count", "outages"),
+        Column("xid_cnt", "XIDs"),
+        Column("multi_node_node_fails", "multi-node fails"),
+        Column("single_node_node_fails", "single-node fails"),
     ],
 )
 
-REJECTS = Section(
-    "Rejected input rows",
-    lambda a: a.rejects,
-    [
-        ("source", "file", "text"),
-        ("field", "field", "text"),
-        ("reason", "reason", "text"),
-        ("rows", "rows", "num"),
-    ],
-)
+REJECTS = Section("Rejected input rows", lambda a: a.rejects, columns.REJECTS)
 
 
-def table(section: Section, result: Analysis) -> Table:
-    """A rich table of one section; cells are plain text (no console markup from the data)."""
-    out = Table(title=section.title, title_justify="left", title_style="bold")
-    for _, header, kind in section.columns:
-        out.add_column(header, justify="left" if kind == "text" else "right")
-    data = section.rows(result)
-    for row in data.to_pylist() if data is not None else []:
-        out.add_row(*(Text(cell(row.get(key), kind)) for key, _, kind in section.columns))
+def table(title: str, cols: Sequence[Column], rows: Sequence[dict[str, Any]]) -> Table:
+    """A titled rich table of result rows; cells are plain text (no markup from the data)."""
+    out = Table(title=title, title_justify="left", title_style="bold")
+    for c in cols:
+        out.add_column(c.header, justify="right" if c.numeric else "left")
+    for row in rows:
+        out.add_row(*(Text(cell(row.get(c.key), c.kind)) for c in cols))
     return out
+
+
+def _print(section: Section, result: Analysis) -> None:
+    data = section.rows(result)
+    console.print(table(section.title, section.columns, [] if data is None else data.to_pylist()))
 
 
 def _headline(result: Analysis) -> None:
@@ -296,15 +223,15 @@ def render(result: Analysis) -> None:
     _headline(result)
     if result.overview["job_attempts"]:
         for section in JOB_SECTIONS:
-            console.print(table(section, result))
+            _print(section, result)
         _node_failure_rate(result)
         _node_dispersion(result)
     else:
         console.print("no job accounting ingested: job metrics skipped")
     if result.episode_summary is not None:
         for section in EVENT_SECTIONS:
-            console.print(table(section, result))
+            _print(section, result)
     if result.lemons is not None:
-        console.print(table(LEMONS, result))
+        _print(LEMONS, result)
     if result.rejects.num_rows:
-        console.print(table(REJECTS, result))
+        _print(REJECTS, result)

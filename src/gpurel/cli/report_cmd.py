@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from gpurel.analysis import lemons
 from gpurel.analysis.attribution import AttributionWindow
-from gpurel.analysis.summary import Settings, analyze
+from gpurel.analysis.summary import Settings, analyze, known_lemons, lemon_inputs
 from gpurel.cli.common import (
     AfterOption,
     BeforeOption,
@@ -20,12 +23,14 @@ from gpurel.cli.common import (
     WarehouseOption,
     console,
     fail,
+    iso_time,
     open_warehouse,
 )
 from gpurel.errors import GpurelError
 from gpurel.report import build_report, render_markdown
 from gpurel.report.build import FORMATS
 from gpurel.units import parse_duration
+from gpurel.warehouse import Warehouse
 
 
 def report(
@@ -45,6 +50,14 @@ def report(
     after: AfterOption = "5m",
     rf_min_gpus: RfMinGpusOption = 128,
     gpus_per_node: GpusPerNodeOption = 8,
+    backtest_as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--backtest-as-of",
+            help="Add the lemon backtest: nodes flagged as of this ISO time (UTC), and what "
+            "happened on them and on the others after it.",
+        ),
+    ] = None,
     taxonomy: TaxonomyOption = None,
     warehouse: WarehouseOption = None,
     engine: EngineOption = None,
@@ -54,6 +67,7 @@ def report(
         raise fail(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
     try:
         window = AttributionWindow(int(parse_duration(before)), int(parse_duration(after)))
+        as_of = iso_time(backtest_as_of, "--backtest-as-of")
     except GpurelError as exc:
         raise fail(str(exc)) from exc
     settings = Settings(
@@ -65,13 +79,21 @@ def report(
     )
     with open_warehouse(warehouse, engine) as store:
         result = analyze(store, settings)
+        tested = None if as_of is None else _backtest(store, settings, as_of)
     try:
         if fmt == "md" and out is None:
-            print(render_markdown(result, figures), end="")
+            print(render_markdown(result, figures, tested), end="")
         else:
-            path = build_report(result, out or Path("report.html"), figures, fmt)
+            path = build_report(result, out or Path("report.html"), figures, fmt, tested)
             console.print(f"report: {path}", highlight=False)
     except OSError as exc:
         raise fail(f"cannot write the report: {exc}") from exc
     if figures is not None:
         console.print(f"figures: {figures}", highlight=False)
+
+
+def _backtest(store: Warehouse, settings: Settings, as_of: datetime) -> lemons.Backtest:
+    """Lemons flagged as of ``as_of`` (the analysis' lemon settings otherwise), tested after."""
+    inputs = lemon_inputs(store, settings, None)
+    found = lemons.find_lemons(inputs, replace(settings.lemon, as_of=as_of.astimezone(UTC)))
+    return lemons.backtest(inputs, found, truth=known_lemons(store))

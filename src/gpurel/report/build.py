@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from gpurel.analysis.lemons import Backtest
 from gpurel.analysis.summary import Analysis
 from gpurel.errors import ConfigError
 from gpurel.report import figures, html, markdown
@@ -46,29 +47,38 @@ def draw(sections: Sequence[Block], figures_dir: Path | None = None) -> dict[str
     return svgs
 
 
-def render_html(analysis: Analysis, figures_dir: Path | None = None) -> str:
-    """The self-contained HTML page."""
-    sections = blocks(analysis)
+def render_html(
+    analysis: Analysis, figures_dir: Path | None = None, backtest: Backtest | None = None
+) -> str:
+    """The self-contained HTML page (with the lemon backtest's section when given one)."""
+    sections = blocks(analysis, backtest)
     svgs = draw(sections, figures_dir)
     return html.render(title(analysis), subtitle(analysis), findings(analysis), sections, svgs)
 
 
-def render_markdown(analysis: Analysis, figures_dir: Path | None = None) -> str:
+def render_markdown(
+    analysis: Analysis, figures_dir: Path | None = None, backtest: Backtest | None = None
+) -> str:
     """The short Markdown summary (figures go to figures_dir only)."""
-    sections = blocks(analysis)
+    sections = blocks(analysis, backtest)
     if figures_dir is not None:
         draw(sections, figures_dir)
     return markdown.render(title(analysis), subtitle(analysis), findings(analysis), sections)
 
 
 def build_report(
-    analysis: Analysis, out_path: Path, figures_dir: Path | None = None, fmt: str = "html"
+    analysis: Analysis,
+    out_path: Path,
+    figures_dir: Path | None = None,
+    fmt: str = "html",
+    backtest: Backtest | None = None,
 ) -> Path:
-    """Write the report of ``analysis`` to ``out_path`` as "html" or "md"; returns the path."""
+    """Write the report of ``analysis`` (and of a lemon ``backtest``, if any) to ``out_path``
+    as "html" or "md"; returns the path."""
     if fmt not in FORMATS:
         raise ConfigError(f"report format {fmt!r}: expected one of {', '.join(FORMATS)}")
     render = render_html if fmt == "html" else render_markdown
-    text = render(analysis, figures_dir)
+    text = render(analysis, figures_dir, backtest)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(text, encoding="utf-8")
     return out_path

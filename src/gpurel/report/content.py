@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 from matplotlib.figure import Figure
 
 from gpurel.formatting import cell
 
+LONG_TABLE_ROWS = 15  # longer tables may start folded (``Table.long``)
 
-@dataclass(frozen=True)
-class Column:
-    """A table column: key in the result rows, header, and format kind (see ``format.cell``)."""
+
+class Column(NamedTuple):
+    """A table column: key in the result rows, header, and format kind (see ``formatting.cell``);
+    the terminal's tables unpack it as ``(key, header, kind)``."""
 
     key: str
     header: str
@@ -27,7 +29,8 @@ class Column:
 
     @property
     def css(self) -> str:
-        """The cell's class in HTML: "num", "time" (never wrapped) or "text"."""
+        """The cell's class in HTML: "num" (never wrapped), "time" (wrapped only between date
+        and time of day) or "text"."""
         if self.kind in ("time", "date"):
             return "time"
         return "num" if self.numeric else "text"
@@ -40,12 +43,20 @@ class Table:
     caption: str
     columns: Sequence[Column]
     rows: Sequence[dict[str, Any]]
-    collapsed: bool = False  # long tables start folded in the HTML
+    collapsed: bool = False  # starts folded in the HTML
 
     @classmethod
     def of(cls, caption: str, columns: Sequence[Column], table: pa.Table, **kw: Any) -> Table:
         """A table from an Arrow result table."""
         return cls(caption, columns, table.to_pylist(), **kw)
+
+    @classmethod
+    def long(
+        cls, caption: str, columns: Sequence[Column], rows: pa.Table | Sequence[dict[str, Any]]
+    ) -> Table:
+        """A table that may run long: folded when it has more than ``LONG_TABLE_ROWS`` rows."""
+        listed = rows.to_pylist() if isinstance(rows, pa.Table) else rows
+        return cls(caption, columns, listed, collapsed=len(listed) > LONG_TABLE_ROWS)
 
     def cells(self) -> list[list[str]]:
         """Every row formatted for people."""

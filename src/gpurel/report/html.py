@@ -1,8 +1,9 @@
 """The HTML page: one self-contained file from a Jinja2 template with autoescape on.
 
 Everything from the data (job names, node names, check messages, file names) goes through
-autoescape; the only markup passed through is the figures' SVG, which matplotlib's SVG writer
-escapes itself. A Content-Security-Policy in the page forbids scripts and any network load.
+autoescape (or is escaped by ``breakable``, which then adds ``<wbr>``); the only markup passed
+through is the figures' SVG, which matplotlib's SVG writer escapes itself. A
+Content-Security-Policy in the page forbids scripts and any network load.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from gpurel import __version__
 from gpurel.report.content import Block, Finding
@@ -19,10 +20,21 @@ from gpurel.report.content import Block, Finding
 TEMPLATE = "report.html.j2"
 
 
+def breakable(text: str, css: str = "text") -> Markup:
+    """A table cell's (or header's) text escaped, with the line breaks it may take in a narrow
+    column: text also after each underscore (check and signal names), a time only between its
+    date and its time of day, a number nowhere (``Column.css`` names the kind)."""
+    if css == "time":
+        parts = (f'<span class="nowrap">{escape(part)}</span>' for part in text.split(" "))
+        return Markup(" ".join(parts))
+    escaped = str(escape(text))
+    return Markup(escaped.replace("_", "_<wbr>") if css == "text" else escaped)
+
+
 @cache
 def environment() -> Environment:
     """The template environment: package templates, autoescape always on, strict names."""
-    return Environment(
+    env = Environment(
         loader=PackageLoader("gpurel.report", "templates"),
         autoescape=True,
         undefined=StrictUndefined,
@@ -30,6 +42,8 @@ def environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.filters["breakable"] = breakable
+    return env
 
 
 def render(

@@ -5,16 +5,38 @@ from __future__ import annotations
 import inspect
 from types import ModuleType
 
-from gpurel.analysis import attribution, metrics, runs
+from gpurel.analysis import attribution, goodput, lemons, metrics, runs
 from gpurel.analysis.summary import Analysis
 from gpurel.formatting import number
-from gpurel.models import ettr
+from gpurel.models import ettr, lemon_rule
+from gpurel.report import rules
 from gpurel.report.content import Block, Detail
 
 
 def _definitions(module: ModuleType) -> str:
-    """A module docstring as plain text (reST literals unquoted)."""
-    return inspect.cleandoc(module.__doc__ or "").replace("``", "")
+    """A module docstring as plain text (reST literals and bold marks unquoted)."""
+    return inspect.cleandoc(module.__doc__ or "").replace("``", "").replace("**", "")
+
+
+def _lost_goodput(a: Analysis) -> list[tuple[str, str]]:
+    """The loss rules the lost-goodput analysis applied."""
+    lost = a.lost_goodput
+    return [
+        ("Lost goodput, first order", rules.first_order_loss(lost.ckpt_s)),
+        ("Lost goodput, second order", rules.second_order_loss(lost.rules)),
+        ("Crash loops", rules.crash_loops(lost.rules)),
+    ]
+
+
+def _lemons(a: Analysis) -> list[tuple[str, str]]:
+    """The signals' window and the rule that flags and ranks lemon nodes."""
+    s = a.lemons.settings if a.lemons else a.settings.lemon
+    return [
+        ("Lemon signals", f"per node: {', '.join(lemons.NAMES)}"),
+        ("Lemon window", rules.lemon_window(s)),
+        ("Lemon thresholds", f"{rules.lemon_threshold(s.rule)}; floors: {rules.lemon_floors()}"),
+        ("Lemon flags and score", rules.lemon_flag(s.rule)),
+    ]
 
 
 def methods(a: Analysis) -> Block:
@@ -63,8 +85,10 @@ def methods(a: Analysis) -> Block:
             f"{number(c.restart_s / 60)} min, blocking write w_cp {number(c.write_s)} s "
             "(paper: 60 min, 5 min, 0)",
         ),
+        *_lost_goodput(a),
         ("Episode merge gap", f"{number(s.merge_gap_s / 60)} min"),
         ("Nodes listed", f"the {s.top_nodes} with the most episodes"),
+        *_lemons(a),
         ("Node-days", a.node_days.method if a.node_days else "none (no data)"),
         ("Intervals", "95%, exact Poisson (Garwood) for rates and MTTF"),
         ("Times", "UTC; weeks are ISO weeks starting Monday 00:00 UTC"),
@@ -82,5 +106,8 @@ def methods(a: Analysis) -> Block:
             Detail("The attribution rule", _definitions(attribution)),
             Detail("Job runs and their measured ETTR", _definitions(runs)),
             Detail("The expected-ETTR model", _definitions(ettr)),
+            Detail("Lost goodput", _definitions(goodput)),
+            Detail("Lemon-node signals", _definitions(lemons)),
+            Detail("The lemon-node rule", _definitions(lemon_rule)),
         ],
     )
