@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import Result
+from typer.testing import CliRunner, Result
 
 from gpurel import demo, taxonomy
+from gpurel.cli.app import app
 from gpurel.warehouse import Warehouse
 
 Gpurel = Callable[..., Result]
@@ -241,3 +242,20 @@ def test_readme_lists_every_json_key(demo_doc: dict[str, Any]) -> None:
     section = readme.split("## analyze --json keys", 1)[1].split("\n## ", 1)[0]
     listed = re.findall(r"^\| `(\w+)` \|", section, flags=re.MULTILINE)
     assert listed == list(demo_doc)
+
+
+@pytest.mark.parametrize(("columns", "widest"), [(None, 160), ("80", 80)])
+def test_tables_written_to_a_pipe_are_not_cut_to_80_columns(
+    demo_warehouse: Path, monkeypatch: pytest.MonkeyPatch, columns: str | None, widest: int
+) -> None:
+    """Piped output gets 160 columns (names whole); $COLUMNS still wins, every run anew."""
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    result = CliRunner().invoke(app, ["analyze", "-w", str(demo_warehouse)])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(map(len, lines)) <= widest
+    assert any(len(line) > 80 for line in lines) == (widest > 80)
+    assert ("…" in result.stdout) == (widest == 80)  # rich cuts text short with "…"

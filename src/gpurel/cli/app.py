@@ -7,6 +7,7 @@ import typer
 from gpurel.cli import (
     analyze_cmd,
     collect_cmd,
+    common,
     demo_cmd,
     ettr_cmd,
     goodput_cmd,
@@ -25,6 +26,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.callback()(common.widen_when_piped)
 app.command()(ingest_cmd.ingest)
 app.command("analyze")(analyze_cmd.analyze_command)
 app.command()(mttf_cmd.mttf)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -18,6 +20,16 @@ from gpurel.warehouse import ENV_VAR, Warehouse
 
 console = Console()
 err_console = Console(stderr=True)
+PIPE_WIDTH = 160  # columns of the tables gpurel writes to a file or a pipe
+
+
+def widen_when_piped() -> None:
+    """Output to a file or a pipe gets PIPE_WIDTH columns, not rich's 80; a terminal its own
+    width ($COLUMNS wins over both). Set at the start of every command."""
+    for out in (console, err_console):
+        piped = not out.is_terminal and "COLUMNS" not in os.environ
+        out.width = PIPE_WIDTH if piped else shutil.get_terminal_size().columns
+
 
 WarehouseOption = Annotated[
     str | None,
