@@ -31,8 +31,10 @@ job records ``excluded_nodes``, XIDs when no node event carries an XID code, tic
 ticket file, out_count without node events, the job signals without job accounting.
 ``Lemons.available`` says which signals were computed, and why the others were not.
 
-Detection (``models.lemon_rule``): thresholds from each signal's distribution across the
-rated nodes, a node flagged when enough signals reach theirs, and a score that ranks all.
+Detection (``models.lemon_rule``), one cluster at a time: thresholds from each signal's
+distribution across the cluster's rated nodes (clusters differ in baseline failure rates: a
+node is judged against its own cluster), a node flagged when enough signals reach its
+cluster's thresholds, and a score in threshold multiples that ranks all.
 Each flagged node comes with its evidence: the jobs (failures, exclusions) and node events
 (outages, XID records, tickets) behind its signals.
 """
@@ -57,7 +59,7 @@ from gpurel.analysis.node_failures import with_charged_node
 from gpurel.errors import ConfigError
 from gpurel.formatting import number
 from gpurel.models.failure_model import poisson_interval
-from gpurel.models.lemon_rule import LemonRule, detect
+from gpurel.models.lemon_rule import Detection, LemonRule, detect
 from gpurel.schema import Result, Severity
 
 NODE_KEY = ("cluster", "node")
@@ -126,7 +128,7 @@ class Lemons:
     settings: LemonSettings
     period: metrics.Period
     available: dict[str, str | None]  # signal -> None, or why it is absent
-    thresholds: pa.Table  # signal, meaning, available, absent_reason, floor, threshold, firing
+    thresholds: pa.Table  # per cluster and signal: THRESHOLDS' columns
     nodes: pa.Table  # rank, cluster, node, score, fired, signals, flagged, each signal, ...
     evidence_jobs: pa.Table
     evidence_events: pa.Table
@@ -315,18 +317,37 @@ def signals(
 # --- detection and evidence -------------------------------------------------------------------
 
 
-def _thresholds(available: dict[str, str | None], cuts: np.ndarray, fires: np.ndarray) -> pa.Table:
-    return pa.table(
+THRESHOLDS = pa.schema(
+    [
+        ("cluster", pa.string()),
+        ("signal", pa.string()),
+        ("meaning", pa.string()),
+        ("available", pa.bool_()),
+        ("absent_reason", pa.string()),
+        ("floor", pa.float64()),
+        ("threshold", pa.float64()),  # null: no node of the cluster has a value
+        ("firing", pa.int64()),
+    ]
+)
+
+
+def _thresholds(
+    cluster: str, available: dict[str, str | None], d: Detection
+) -> list[dict[str, Any]]:
+    """One cluster's rows of the thresholds table, one per signal."""
+    return [
         {
-            "signal": list(NAMES),
-            "meaning": [s.doc for s in SIGNALS],
-            "available": [available[n] is None for n in NAMES],
-            "absent_reason": [available[n] for n in NAMES],
-            "floor": [s.floor for s in SIGNALS],
-            "threshold": pa.array(cuts, pa.float64(), from_pandas=True),
-            "firing": fires.sum(axis=0).astype(np.int64),
+            "cluster": cluster,
+            "signal": s.name,
+            "meaning": s.doc,
+            "available": available[s.name] is None,
+            "absent_reason": available[s.name],
+            "floor": s.floor,
+            "threshold": None if np.isnan(cut) else float(cut),
+            "firing": int(firing),
         }
-    )
+        for s, cut, firing in zip(SIGNALS, d.thresholds, d.fires.sum(axis=0), strict=True)
+    ]
 
 
 def _ranked(
@@ -425,13 +446,32 @@ def _matrix(values: pa.Table) -> np.ndarray:
     return np.column_stack(columns) if columns else np.empty((0, 0))
 
 
+def detect_per_cluster(
+    values: pa.Table, available: dict[str, str | None], rule: LemonRule
+) -> tuple[pa.Table, pa.Table]:
+    """The rule applied to each cluster's nodes: thresholds (per cluster and signal), and the
+    nodes ranked by score."""
+    x = _matrix(values)
+    clusters = values["cluster"].to_numpy(zero_copy_only=False)
+    fires, score = np.zeros(x.shape, dtype=bool), np.zeros(len(x))
+    flagged = np.zeros(len(x), dtype=bool)
+    rows: list[dict[str, Any]] = []
+    for cluster in sorted(set(clusters)):
+        mine = clusters == cluster
+        d = detect(x[mine], [s.floor for s in SIGNALS], rule)
+        fires[mine], score[mine], flagged[mine] = d.fires, d.score, d.flagged
+        rows += _thresholds(cluster, available, d)
+    thresholds = pa.Table.from_pylist(rows, schema=THRESHOLDS)
+    return thresholds, _ranked(values, fires, score, flagged)
+
+
 def find_lemons(inputs: Inputs, settings: LemonSettings | None = None) -> Lemons:
-    """Signals over the window, the rule's thresholds and flags, and the flagged nodes' evidence."""
+    """Signals over the window, each cluster's thresholds and flags, and the flagged nodes'
+    evidence."""
     s = settings or LemonSettings()
     period = window(inputs, s)
     values, available = signals(inputs, period, s)
-    d = detect(_matrix(values), [sig.floor for sig in SIGNALS], s.rule)
-    nodes = _ranked(values, d.fires, d.score, d.flagged)
+    thresholds, nodes = detect_per_cluster(values, available, s.rule)
     flagged = ibis.memtable(nodes.filter(nodes["flagged"]).select(list(NODE_KEY)))
     order = [*NODE_KEY, "signal", "time"]
     jobs = _job_evidence(inputs, period, flagged).order_by(*order, "job_id", "attempt")
@@ -440,7 +480,7 @@ def find_lemons(inputs: Inputs, settings: LemonSettings | None = None) -> Lemons
         settings=s,
         period=period,
         available=available,
-        thresholds=_thresholds(available, d.thresholds, d.fires),
+        thresholds=thresholds,
         nodes=nodes,
         evidence_jobs=jobs.to_pyarrow(),
         evidence_events=events.order_by(*order, "detail", "end_time", "message").to_pyarrow(),
@@ -486,21 +526,16 @@ def exclude_lists(lemons: Lemons) -> dict[str, str]:
     }
 
 
-def _reason(row: dict[str, Any], thresholds: dict[str, float]) -> str:
+def _reason(row: dict[str, Any], thresholds: dict[tuple[str, str], float]) -> str:
+    """Why ``row`` is flagged: its score and each fired signal against its cluster's threshold."""
     fired = row["signals"].split(", ") if row["signals"] else []
-    parts = [f"{n} {number(row[n])}>={number(thresholds[n])}" for n in fired]
+    parts = [f"{n} {number(row[n])}>={number(thresholds[row['cluster'], n])}" for n in fired]
     return f"gpurel: lemon score {row['score']:.2f}" + (f": {', '.join(parts)}" if parts else "")
 
 
 def drain_commands(lemons: Lemons) -> dict[str, list[str]]:
     """Per cluster, one ``scontrol update ... state=drain`` per flagged node (never run)."""
-    cuts = dict(
-        zip(
-            lemons.thresholds["signal"].to_pylist(),
-            lemons.thresholds["threshold"].to_pylist(),
-            strict=True,
-        )
-    )
+    cuts = {(r["cluster"], r["signal"]): r["threshold"] for r in lemons.thresholds.to_pylist()}
     return {
         cluster: [
             f"scontrol update nodename={shlex.quote(r['node'])} state=drain "

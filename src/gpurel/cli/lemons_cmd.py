@@ -72,12 +72,13 @@ def _thresholds(found: lemons.Lemons) -> Table:
     rule = found.settings.rule
     how = f"z {rule.z:g}" if rule.method == "robust_z" else f"percentile {rule.percentile:g}"
     out = _titled(
-        f"Signal thresholds ({rule.method}, {how}; never below the floor)",
-        ["signal", "counts", "available", "threshold", "floor", "nodes at or above"],
-        text_columns=3,
+        f"Signal thresholds per cluster ({rule.method}, {how}; never below the floor)",
+        ["cluster", "signal", "counts", "available", "threshold", "floor", "nodes at or above"],
+        text_columns=4,
     )
     for r in found.thresholds.to_pylist():
         out.add_row(
+            Text(r["cluster"]),
             r["signal"],
             r["meaning"],
             "yes" if r["available"] else "no",
@@ -96,14 +97,17 @@ def _ranking(found: lemons.Lemons, top: int) -> Table:
     names = _available(found)
     rule = found.settings.rule
     out = _titled(
-        f"Nodes by lemon score (flagged: at least {rule.min_signals} signal(s) at threshold)",
-        ["#", "node", "score", *names, "flagged"],
+        f"Nodes by lemon score (flagged: at least {rule.min_signals} signal(s) at their "
+        "cluster's threshold)",
+        ["#", "cluster", "node", "score", *names, "flagged"],
+        text_columns=3,
     )
     for r in found.nodes.to_pylist():
         if r["rank"] > top and not r["flagged"]:
             continue
         out.add_row(
             cell(r["rank"]),
+            Text(r["cluster"]),
             Text(r["node"]),
             cell(r["score"]),
             *(cell(r[n]) for n in names),

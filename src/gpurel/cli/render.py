@@ -152,10 +152,11 @@ EVENT_SECTIONS = [
 ]
 
 LEMONS = Section(
-    "Lemon nodes (flagged: a signal at its threshold; score: Σ signal / threshold)",
+    "Lemon nodes (flagged: a signal at its cluster's threshold; score: Σ signal / threshold)",
     lambda a: None if a.lemons is None else a.lemons.flagged,
     [
         Column("rank", "#", "int"),
+        Column("cluster", "cluster", "text"),
         Column("node", "node", "text"),
         Column("score", "score"),
         Column("signals", "at threshold", "text"),

@@ -1,7 +1,8 @@
 """The lemon-node rule: per-signal thresholds, the combination rule and the ranking score.
 
 Input: a matrix of per-node signal values (nodes x signals; a column of NaN is a signal the
-input cannot provide, a NaN cell a node the signal cannot rate) and each signal's floor.
+input cannot provide, a NaN cell a node the signal cannot rate) and each signal's floor. The
+nodes are those judged together: ``analysis.lemons`` applies the rule to one cluster at a time.
 
 - **Threshold** of a signal, from its distribution across the nodes that have a value:
   ``robust_z`` (default): median + ``z`` x scale, a modified z-score (Iglewicz and Hoaglin:

@@ -536,17 +536,23 @@ def lost_goodput(by_bucket: pa.Table) -> Figure:
 
 
 def lemon_signals(nodes: pa.Table, thresholds: pa.Table) -> Figure:
-    """Paper Fig. 11 (our reading): per signal with a threshold, the CDF of its values across
-    nodes (zoomed to the upper tail), its threshold (dashed) and the flagged nodes (red dots)."""
+    """Paper Fig. 11 (our reading): per cluster and signal with a threshold, the CDF of its
+    values across the cluster's nodes (zoomed to the upper tail), the cluster's threshold
+    (dashed) and its flagged nodes (red dots); panels name the cluster where there are several."""
     signals = [r for r in thresholds.to_pylist() if r["threshold"] is not None]
+    several = len({r["cluster"] for r in signals}) > 1
     cols = 2 if len(signals) > 1 else 1
     rows = -(-len(signals) // cols)
     flagged = np.array(nodes["flagged"].to_pylist(), dtype=bool)
+    clusters = np.array(nodes["cluster"].to_pylist(), dtype=object)
     with style():
         fig = Figure(figsize=(WIDTH, 0.8 + 2.2 * rows), layout="constrained")
         axes = fig.subplots(rows, cols, squeeze=False).ravel()
         for ax, signal in zip(axes, signals, strict=False):
-            _signal_cdf(ax, _column(nodes, signal["signal"]), flagged, signal)
+            mine = clusters == signal["cluster"]
+            x = _column(nodes, signal["signal"])[mine]
+            title = f"{signal['cluster']}: {signal['signal']}" if several else signal["signal"]
+            _signal_cdf(ax, x, flagged[mine], title, signal["threshold"])
         for ax in axes[len(signals) :]:
             ax.set_visible(False)
         fig.legend(
@@ -560,11 +566,10 @@ def lemon_signals(nodes: pa.Table, thresholds: pa.Table) -> Figure:
     return fig
 
 
-def _signal_cdf(ax: Axes, x: np.ndarray, flagged: np.ndarray, signal: dict[str, Any]) -> None:
+def _signal_cdf(ax: Axes, x: np.ndarray, flagged: np.ndarray, title: str, cut: float) -> None:
     known = ~np.isnan(x)
     values = np.sort(x[known])
-    cut = signal["threshold"]
-    ax.set_title(f"{signal['signal']} (threshold {number(cut)})", fontsize=9)
+    ax.set_title(f"{title} (threshold {number(cut)})", fontsize=9)
     cdf = np.arange(1, len(values) + 1) / len(values)
     ax.step(values, cdf, where="post", color=COUNT_COLOR, lw=1.4)
     ax.axvline(cut, color=OPTIMAL_COLOR, ls="--", lw=1)

@@ -11,6 +11,7 @@ from gpurel.report import figures, rules
 from gpurel.report.content import Block, Chart, Column, Detail, Table
 
 THRESHOLDS = (
+    Column("cluster", "cluster", "text"),
     Column("signal", "signal", "text"),
     Column("meaning", "counts", "text"),
     Column("absent_reason", "absent because", "text"),
@@ -63,9 +64,9 @@ def lemon_nodes(a: Analysis) -> Block | None:
     p, available = found.period, [n for n, why in found.available.items() if why is None]
     chart = Chart(
         "fig11_lemon_signals",
-        "Per signal, the share of nodes with at most a given value (CDF across the "
-        f"{found.nodes.num_rows:,} nodes, each node weighing the same, zoomed to the upper "
-        "tail), the threshold (dashed) and the flagged nodes (red). Paper Fig. 11.",
+        "Per cluster and signal, the share of nodes with at most a given value (CDF across the "
+        "cluster's nodes, each node weighing the same, zoomed to the upper tail), the "
+        "cluster's threshold (dashed) and its flagged nodes (red). Paper Fig. 11.",
         lambda: figures.lemon_signals(found.nodes, found.thresholds),
     )
     rule = found.settings.rule
@@ -89,7 +90,7 @@ def lemon_nodes(a: Analysis) -> Block | None:
         found.flagged,
     )
     tables = [
-        Table.of("Signal thresholds", THRESHOLDS, found.thresholds),
+        Table.of("Signal thresholds per cluster", THRESHOLDS, found.thresholds),
         flagged,
         Table.long(
             "Evidence of the flagged nodes: outages, XID records, tickets, failed jobs and "

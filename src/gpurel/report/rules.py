@@ -50,7 +50,7 @@ def lemon_floors() -> str:
 
 
 def lemon_threshold(rule: LemonRule) -> str:
-    """How a signal's threshold is set from its values across the rated nodes."""
+    """How a signal's threshold is set from its values across a cluster's rated nodes."""
     if rule.method == "robust_z":
         how = (
             f"median + {number(rule.z)} × a robust scale (a modified z-score; the scale is "
@@ -59,7 +59,10 @@ def lemon_threshold(rule: LemonRule) -> str:
         )
     else:
         how = f"the {number(rule.percentile * 100)}th percentile"
-    return f"{how} of its values across the rated nodes, never below its floor"
+    return (
+        f"{how} of its values across the rated nodes of one cluster (each cluster has its own), "
+        "never below its floor"
+    )
 
 
 def lemon_flag(rule: LemonRule) -> str:
