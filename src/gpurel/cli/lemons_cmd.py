@@ -31,6 +31,7 @@ from gpurel.cli.common import (
     open_warehouse,
     seconds,
 )
+from gpurel.cli.render import column_style
 from gpurel.errors import GpurelError
 from gpurel.formatting import cell
 from gpurel.models.lemon_rule import LemonRule
@@ -51,7 +52,7 @@ def _tickets(path: Path | None) -> ticket_source.TicketRead | None:
 def _titled(title: str, headers: list[str], text_columns: int = 2) -> Table:
     out = Table(title=title, title_justify="left", title_style="bold")
     for i, header in enumerate(headers):
-        out.add_column(header, justify="left" if i < text_columns else "right")
+        out.add_column(header, **column_style(i >= text_columns))
     return out
 
 

@@ -170,11 +170,16 @@ LEMONS = Section(
 REJECTS = Section("Rejected input rows", lambda a: a.rejects, columns.REJECTS)
 
 
+def column_style(numeric: bool) -> dict[str, Any]:
+    """Numbers right-aligned; text left-aligned and folded (never cut short) when narrow."""
+    return {"justify": "right"} if numeric else {"justify": "left", "overflow": "fold"}
+
+
 def table(title: str, cols: Sequence[Column], rows: Sequence[dict[str, Any]]) -> Table:
     """A titled rich table of result rows; cells are plain text (no markup from the data)."""
     out = Table(title=title, title_justify="left", title_style="bold")
     for c in cols:
-        out.add_column(c.header, justify="right" if c.numeric else "left")
+        out.add_column(c.header, **column_style(c.numeric))
     for row in rows:
         out.add_row(*(Text(cell(row.get(c.key), c.kind)) for c in cols))
     return out
