@@ -25,6 +25,9 @@ BATCH_ROWS = 500_000  # rows stored at once when a reader streams
 READER_MODULES = (
     "sacct_json",
     "infinitehbd",
+    "job_traces",
+    "titan_gpus",
+    "dcgm",
     "gcm",
     "plain_events",
     "slurm_events",
