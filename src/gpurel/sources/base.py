@@ -107,8 +107,8 @@ class Reader:
             yield from self.read_batches(path, options)
 
 
-def read_text(path: Path) -> str:
-    """Read a text input as UTF-8, with a clear InputError for binary or undecodable files."""
+def read_bytes(path: Path) -> bytes:
+    """Read a text input's bytes, with a clear InputError for unreadable or binary files."""
     from gpurel.errors import InputError
 
     try:
@@ -117,6 +117,14 @@ def read_text(path: Path) -> str:
         raise InputError(str(path), f"cannot read: {exc.strerror or exc}") from exc
     if b"\x00" in data[:65536]:
         raise InputError(str(path), "binary file (NUL bytes), not a text export")
+    return data
+
+
+def read_text(path: Path) -> str:
+    """Read a text input as UTF-8, with a clear InputError for binary or undecodable files."""
+    from gpurel.errors import InputError
+
+    data = read_bytes(path)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -45,7 +45,7 @@ import pyarrow.csv as pacsv
 
 from gpurel import schema
 from gpurel.errors import InputError
-from gpurel.sources.base import ReadOptions, ReadResult, RejectSink
+from gpurel.sources.base import ReadOptions, ReadResult, RejectSink, read_bytes
 from gpurel.sources.event_rows import BadValue, Event, first_line, localize, read_result, zone
 
 FORMAT = "titan-gpus"
@@ -74,7 +74,7 @@ def sniff(head: str) -> bool:
 def read(path: Path, options: ReadOptions) -> ReadResult:
     """DBE/OTB stint ends as node_events, and one node per location as nodes."""
     sink = RejectSink(str(path))
-    data = _bytes(path)
+    data = read_bytes(path)
     lines = _row_lines(data)
     invalid: list[tuple[int, str]] = []
     table = _table(path, data, invalid)
@@ -98,16 +98,6 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
         if event is not None:
             events.append(event)
     return read_result(FORMAT, events, sink, _inventory(stints, options))
-
-
-def _bytes(path: Path) -> bytes:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(str(path), f"cannot read: {exc.strerror or exc}") from exc
-    if b"\x00" in data[:65536]:
-        raise InputError(str(path), "binary file (NUL bytes), not a text export")
-    return data
 
 
 def _row_lines(data: bytes) -> list[int]:
