@@ -33,15 +33,13 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+
+from peers import Work, fastest, timed
 
 REPO = Path(__file__).resolve().parents[1]
 HABROK = REPO.parent / "shared" / "data" / "habrok_sacct_rug" / "sacct.txt"
@@ -57,8 +55,6 @@ FIELDS = [*HABROK_FIELDS, "JobIDRaw"]  # slurm2sql needs JobIDRaw
 TIMES = [HABROK_FIELDS.index(name) for name in ("Submit", "Start", "End")]
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
 COPY_STRIDE = 10_000_000  # job ids of copy k are the dump's plus k times this
-
-Work = Callable[[], int]  # does the measured work, returns the rows it read
 
 
 def make_file(rows: int, out: Path) -> int:
@@ -233,30 +229,14 @@ BASELINES = ("duckdb raw scan", "slurm2sql")  # every ratio is against these
 
 
 def child(label: str, path: Path, workdir: Path, tz: str, prefix: int) -> dict[str, float]:
-    """Set up one peer (imports), then time its work in this process."""
-    import pyarrow as pa
-
-    pa.array([0])  # pyarrow imports its pandas shim on first use: not part of the work
-    work = PEERS[label](path, workdir, tz, prefix)
-    wall, cpu = time.perf_counter(), time.process_time()
-    rows = work()
-    return {
-        "rows": rows,
-        "seconds": time.perf_counter() - wall,
-        "cpu_seconds": time.process_time() - cpu,
-        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }
+    """Set up one peer (imports, inputs), then time its work in this process."""
+    return timed(PEERS[label](path, workdir, tz, prefix))
 
 
 def measure(label: str, args: argparse.Namespace, path: Path, workdir: Path) -> dict[str, float]:
     """The fastest of ``--repeat`` runs of one peer, each in a fresh interpreter."""
-    runs = []
-    for _ in range(args.repeat):
-        command = [sys.executable, __file__, "--child", label, "--file", str(path)]
-        command += ["--workdir", str(workdir), "--tz", args.tz, "--prefix", str(args.prefix)]
-        out = subprocess.run(command, check=True, capture_output=True, text=True)
-        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    return min(runs, key=lambda r: r["seconds"] / r["rows"])
+    command = [__file__, "--child", label, "--file", str(path), "--workdir", str(workdir)]
+    return fastest([*command, "--tz", args.tz, "--prefix", str(args.prefix)], args.repeat)
 
 
 def report(results: dict[str, dict[str, float]], prefix: int) -> None:

@@ -10,7 +10,7 @@ from test_sacct_text import HABROK, HABROK_FIELDS
 
 from gpurel import ingest as ingest_module
 from gpurel.ingest import ingest_file
-from gpurel.sources import sacct_text
+from gpurel.sources import line_blocks
 from gpurel.sources.base import ReadOptions
 from gpurel.warehouse import Warehouse
 
@@ -21,7 +21,7 @@ TABLES = ("jobs", "steps", "rejects")
 
 def _small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
     """Blocks of ~300 bytes, stored in parts of >= 5 rows."""
-    monkeypatch.setattr(sacct_text, "_BLOCK_BYTES", 300)
+    monkeypatch.setattr(line_blocks, "BLOCK_BYTES", 300)
     monkeypatch.setattr(ingest_module, "BATCH_ROWS", 5)
 
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from gpurel import schema
 from gpurel.errors import GpurelError, InputError
-from gpurel.sources import sacct_text
+from gpurel.sources import line_blocks, sacct_text
 from gpurel.sources.base import ReadOptions, ReadResult
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "sacct"
@@ -346,7 +346,7 @@ def test_small_blocks_read_like_one_block(
     """Blocks read in parallel number their lines and order their rows as one block does."""
     whole = _read(FIXTURES / name, **{"tz": "UTC", **options})
     for block_bytes in (1, 100):
-        monkeypatch.setattr(sacct_text, "_BLOCK_BYTES", block_bytes)
+        monkeypatch.setattr(line_blocks, "BLOCK_BYTES", block_bytes)
         _same(whole, _read(FIXTURES / name, **{"tz": "UTC", **options}))
 
 
@@ -394,5 +394,5 @@ def test_fuzz_blocks_agree(
     path = _write(tmp_path, text)
     whole = sacct_text.read(path, ReadOptions(tz="UTC"))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(sacct_text, "_BLOCK_BYTES", block_bytes)
+        patch.setattr(line_blocks, "BLOCK_BYTES", block_bytes)
         _same(whole, sacct_text.read(path, ReadOptions(tz="UTC")))

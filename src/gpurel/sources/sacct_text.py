@@ -16,15 +16,14 @@ the vectorized converters of ``slurm_values``. Options used: cluster, tz, fields
 
 from __future__ import annotations
 
-import os
 import re
-from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cached_property, partial
+from functools import partial
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -36,6 +35,7 @@ from gpurel.errors import InputError
 from gpurel.schema import JobState
 from gpurel.sources import slurm_values as sv
 from gpurel.sources.base import ReadOptions, ReadResult, RejectSink, combined, read_text
+from gpurel.sources.line_blocks import WORKERS, Block, blocks, in_order
 
 FORMAT = "sacct"
 
@@ -77,14 +77,10 @@ _JOB_ID = re.compile(JOB_ID)
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 _SAMPLE = 50  # lines looked at to detect the layout
 _HEAD_BYTES = 1 << 20  # bytes decoded to detect the layout
-_BLOCK_BYTES = 16 << 20  # bytes converted at once
-_WORKERS = os.cpu_count() or 1
 # bytes that stand in for a delimiter pyarrow's CSV parser cannot split on (not one byte)
 _STAND_INS = [bytes([b]) for b in (*range(1, 9), *range(14, 32))]
 
 Reject = tuple[int, str | None, str, str]  # 0-based line in its block, field, reason, text
-_In = TypeVar("_In")
-_Out = TypeVar("_Out")
 
 
 @dataclass(frozen=True)
@@ -106,30 +102,6 @@ class _Context:
     zone: str
     cluster: str
     source: str
-
-
-@dataclass(frozen=True)
-class _Block:
-    """Whole lines of the file (the last maybe without its newline)."""
-
-    data: bytes
-    header: bool  # its first line is the header line
-
-    @property
-    def terminated(self) -> bool:
-        """Its last line ends with a newline (else it is the file's last, maybe cut short)."""
-        return self.data.endswith(b"\n")
-
-    @cached_property
-    def size(self) -> int:
-        """Its number of lines."""
-        newlines = np.count_nonzero(np.frombuffer(self.data, np.uint8) == ord("\n"))
-        return int(newlines) + (not self.terminated)
-
-    @cached_property
-    def texts(self) -> list[str]:
-        """Its lines as text, without line ends (decoded only when one is split in Python)."""
-        return [line.removesuffix("\r") for line in self.data.decode("utf-8").split("\n")]
 
 
 @dataclass(frozen=True)
@@ -168,7 +140,7 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
 
 
 def read_batches(path: Path, options: ReadOptions) -> Iterator[ReadResult]:
-    """Read one sacct text dump block by block (about _BLOCK_BYTES each), in file order.
+    """Read one sacct text dump block by block (about BLOCK_BYTES each), in file order.
 
     Blocks ahead of the one handed out are read meanwhile, so a caller storing each part
     overlaps with the reading; at least one part comes out, maybe empty.
@@ -181,26 +153,15 @@ def read_batches(path: Path, options: ReadOptions) -> Iterator[ReadResult]:
         return
     roles = _roles(layout.names)
     context = _Context(layout, roles, sv.resolve_zone(options.tz), options.cluster, source)
-    blocks = _blocks(path, start, header=layout.header is not None)
-    with ThreadPoolExecutor(_WORKERS) as pool:
+    parts = blocks(path, start, header=layout.header is not None)
+    with ThreadPoolExecutor(WORKERS) as pool:
         work = partial(_read_block, context)
-        for size, jobs, steps, rejects in _in_order(pool, work, blocks):
+        for size, jobs, steps, rejects in in_order(pool, work, parts):
             sink = RejectSink(source)
             for index, field, reason, raw in sorted(rejects, key=lambda r: r[0]):
                 sink.add(offset + index + 1, field, reason, raw)
             offset += size
             yield ReadResult(FORMAT, {"jobs": jobs, "steps": steps}, sink.table())
-
-
-def _in_order(pool: Executor, work: Callable[[_In], _Out], items: Iterable[_In]) -> Iterator[_Out]:
-    """``work`` on each item in the pool, in order, with at most two items per worker taken."""
-    pending: deque[Future[_Out]] = deque()
-    for item in items:
-        pending.append(pool.submit(work, item))
-        if len(pending) >= 2 * _WORKERS:
-            yield pending.popleft().result()
-    while pending:
-        yield pending.popleft().result()
 
 
 def _detect_layout(lines: list[str], options: ReadOptions, source: str) -> _Layout | None:
@@ -289,25 +250,6 @@ def _content_start(handle: BinaryIO) -> tuple[int, int]:
     return start, newlines
 
 
-def _blocks(path: Path, start: int, *, header: bool) -> Iterator[_Block]:
-    """The file from byte ``start`` cut after newlines into blocks of about _BLOCK_BYTES."""
-    try:
-        with path.open("rb") as handle:
-            handle.seek(start)
-            rest = b""
-            while piece := handle.read(_BLOCK_BYTES):
-                cut = piece.rfind(b"\n") + 1
-                if not cut:
-                    rest += piece
-                    continue
-                yield _Block(b"".join([rest, memoryview(piece)[:cut]]), header)
-                header, rest = False, piece[cut:]
-    except OSError as exc:
-        raise InputError(str(path), f"cannot read: {exc.strerror or exc}") from exc
-    if rest:
-        yield _Block(rest, header)
-
-
 def _sample(lines: list[str], *, complete: bool) -> list[str]:
     """Up to _SAMPLE non-blank lines, without a last line that may be cut short."""
     if not complete and len(lines) > 1:
@@ -348,7 +290,7 @@ def _has_state(line: str, delimiter: str) -> bool:
     return any(sv.canonical_state(value) for value in line.split(delimiter)[1:] if value)
 
 
-def _read_block(context: _Context, block: _Block) -> tuple[int, pa.Table, pa.Table, list[Reject]]:
+def _read_block(context: _Context, block: Block) -> tuple[int, pa.Table, pa.Table, list[Reject]]:
     """Convert one block: its number of lines, jobs, steps, and the rejects of what does not fit."""
     _check_utf8(context.source, block)
     parsed, odd = _split(context, block)
@@ -363,7 +305,7 @@ def _read_block(context: _Context, block: _Block) -> tuple[int, pa.Table, pa.Tab
     return block.size, jobs, steps, rejects + bad_values
 
 
-def _check_utf8(source: str, block: _Block) -> None:
+def _check_utf8(source: str, block: Block) -> None:
     """InputError unless the block is UTF-8 text."""
     offsets = pa.py_buffer(np.array([0, len(block.data)], np.int32))
     text = pa.py_buffer(block.data)
@@ -374,7 +316,7 @@ def _check_utf8(source: str, block: _Block) -> None:
         raise InputError(source, "not UTF-8 text") from exc
 
 
-def _split(context: _Context, block: _Block) -> tuple[_Rows, list[int]]:
+def _split(context: _Context, block: Block) -> tuple[_Rows, list[int]]:
     """The rows pyarrow's CSV parser splits into ``width`` fields, and the other lines."""
     table, odd = _parse(context, block)
     if table is None:
@@ -388,7 +330,7 @@ def _split(context: _Context, block: _Block) -> tuple[_Rows, list[int]]:
     return rows, odd
 
 
-def _parse(context: _Context, block: _Block) -> tuple[pa.Table | None, list[int]]:
+def _parse(context: _Context, block: Block) -> tuple[pa.Table | None, list[int]]:
     """The block's rows of ``width`` fields by pyarrow's CSV parser, and its other lines.
 
     None when that parser cannot split the block as Python would: a lone carriage return
@@ -475,7 +417,7 @@ def _array(column: pa.ChunkedArray) -> pa.Array:
     return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
 
 
-def _odd_rows(context: _Context, block: _Block, odd: list[int]) -> tuple[_Rows, list[Reject]]:
+def _odd_rows(context: _Context, block: Block, odd: list[int]) -> tuple[_Rows, list[Reject]]:
     """Split in Python the lines the CSV parser could not: rows, rejects, or nothing if blank."""
     layout = context.layout
     n = len(layout.names)
@@ -501,7 +443,7 @@ def _odd_rows(context: _Context, block: _Block, odd: list[int]) -> tuple[_Rows, 
     return _rows(context, rows, lines), rejects
 
 
-def _skipped(block: _Block, index: int) -> bool:
+def _skipped(block: Block, index: int) -> bool:
     """Line ``index`` of the block is blank or the header: no row, no reject."""
     return (block.header and index == 0) or not block.texts[index].strip()
 
@@ -529,7 +471,7 @@ def _merged(parsed: _Rows, extra: _Rows) -> _Rows:
 
 
 def _reject_values(
-    layout: _Layout, block: _Block, checks: list[_Check], lines: np.ndarray
+    layout: _Layout, block: Block, checks: list[_Check], lines: np.ndarray
 ) -> tuple[np.ndarray, list[Reject]]:
     """Reject each row at its first bad field (in file order); the mask of rows kept.
 
