@@ -124,11 +124,13 @@ def ingest_file(
 def _parts(results: Iterator[ReadResult]) -> Iterator[ReadResult]:
     """``results`` merged into parts of at least BATCH_ROWS rows (the last may be smaller)."""
     pending: list[ReadResult] = []
+    rows = 0
     for result in results:
         pending.append(result)
-        if sum(r.size for r in pending) >= BATCH_ROWS:
+        rows += result.size
+        if rows >= BATCH_ROWS:
             yield combined(result.format, pending)
-            pending = []
+            pending, rows = [], 0
     if pending:
         yield combined(pending[0].format, pending)
 

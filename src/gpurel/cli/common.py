@@ -117,6 +117,12 @@ def iso_time(text: str | None, option: str) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def utc_time(text: str | None, option: str) -> datetime | None:
+    """``iso_time`` in UTC."""
+    value = iso_time(text, option)
+    return None if value is None else value.astimezone(UTC)
+
+
 def parse_int_list(text: str, option: str) -> list[int]:
     """``1024,16384`` → [1024, 16384], with a clear error naming the option."""
     try:

@@ -7,7 +7,6 @@ runs them.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from itertools import groupby
 from pathlib import Path
 from typing import Annotated
@@ -27,9 +26,9 @@ from gpurel.cli.common import (
     console,
     err_console,
     fail,
-    iso_time,
     open_warehouse,
     seconds,
+    utc_time,
 )
 from gpurel.cli.render import column_style
 from gpurel.errors import GpurelError
@@ -38,11 +37,6 @@ from gpurel.models.lemon_rule import LemonRule
 from gpurel.sources import tickets as ticket_source
 
 EVIDENCE_PER_NODE = 12  # evidence rows shown per node in the terminal (all in --json)
-
-
-def _as_of(text: str | None) -> datetime | None:
-    value = iso_time(text, "--as-of")
-    return None if value is None else value.astimezone(UTC)
 
 
 def _tickets(path: Path | None) -> ticket_source.TicketRead | None:
@@ -230,7 +224,7 @@ def lemons_command(
     try:
         lemon = lemons.LemonSettings(
             window_s=int(seconds(window, "--window")),
-            as_of=_as_of(as_of),
+            as_of=utc_time(as_of, "--as-of"),
             merge_gap_s=int(seconds(merge_gap, "--merge-gap")),
             rule=LemonRule(method, percentile, z, min_signals),
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -23,8 +23,8 @@ from gpurel.cli.common import (
     WarehouseOption,
     console,
     fail,
-    iso_time,
     open_warehouse,
+    utc_time,
 )
 from gpurel.errors import GpurelError
 from gpurel.report import build_report, render_markdown
@@ -67,7 +67,7 @@ def report(
         raise fail(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
     try:
         window = AttributionWindow(int(parse_duration(before)), int(parse_duration(after)))
-        as_of = iso_time(backtest_as_of, "--backtest-as-of")
+        as_of = utc_time(backtest_as_of, "--backtest-as-of")
     except GpurelError as exc:
         raise fail(str(exc)) from exc
     settings = Settings(
@@ -95,5 +95,5 @@ def report(
 def _backtest(store: Warehouse, settings: Settings, as_of: datetime) -> lemons.Backtest:
     """Lemons flagged as of ``as_of`` (the analysis' lemon settings otherwise), tested after."""
     inputs = lemon_inputs(store, settings, None)
-    found = lemons.find_lemons(inputs, replace(settings.lemon, as_of=as_of.astimezone(UTC)))
+    found = lemons.find_lemons(inputs, replace(settings.lemon, as_of=as_of))
     return lemons.backtest(inputs, found, truth=known_lemons(store))
