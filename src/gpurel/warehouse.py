@@ -75,7 +75,8 @@ def _last_per_key(table: pa.Table) -> pa.Table:
         .group_by("k", use_threads=False)
         .aggregate([("i", "max")])
     )
-    return table.take(pc.sort_indices(last.column("i_max")))
+    positions = last.column("i_max")
+    return table.take(positions.take(pc.sort_indices(positions)))
 
 
 def _typed(table: ir.Table, target: ibis.Schema) -> ir.Table:
