@@ -57,9 +57,11 @@ def connect(engine: str) -> ibis.BaseBackend:
     return ibis.duckdb.connect()
 
 
-def connect_url(url: str) -> ibis.BaseBackend:
-    """The Ibis backend a connection URL names."""
+def connect_url(url: str, *, read_only: bool = False) -> ibis.BaseBackend:
+    """The Ibis backend a connection URL names; ``read_only`` opens a DuckDB file read-only
+    (other engines' permissions are their own)."""
+    options = {"read_only": True} if read_only and url.startswith("duckdb:") else {}
     try:
-        return ibis.connect(url)
+        return ibis.connect(url, **options)
     except Exception as exc:  # each backend raises its own family
         raise GpurelError(f"{url}: cannot connect: {exc}") from exc

@@ -14,29 +14,46 @@ Layout under the warehouse directory ``ROOT`` (hive-style, by cluster and UTC mo
 - Every file holds every column (``cluster`` too) and the hidden key, sorted by the natural
   key: each is a self-contained piece of its table. Engines reading a table directory with
   hive discovery (Spark, DuckDB) see one extra ``month`` column; ``Warehouse`` drops it.
-- A write touches only the partitions its rows fall in: each is read, stripped of the rows
-  whose key the batch holds, merged with the batch, written to a hidden temporary file next
-  to it and renamed over it (``os.replace``, atomic on POSIX). A reader sees a partition
-  before or after a write, never half of one. A batch spanning several partitions is not
-  atomic as a whole, but rerunning it converges: writes are idempotent upserts.
-- One writer at a time: concurrent writers of one partition can lose each other's rows.
+- A write touches only the partitions its rows fall in: each is streamed through DuckDB (its
+  stored rows whose key the batch lacks, then the batch, sorted; a sort larger than
+  SORT_MEMORY spills to a hidden directory under ``ROOT``), written to a hidden temporary
+  file next to it and renamed over it (``os.replace``, atomic on POSIX). Memory stays bounded
+  whatever the partition's size. A reader sees a partition before or after a write, never
+  half of one. A batch spanning several partitions is not atomic as a whole, but rerunning it
+  converges: writes are idempotent upserts.
+- One writer at a time (``WriterLock``): the writer holds an ``flock`` on ``ROOT/.gpurel.lock``,
+  which names its process. A second writer does not wait: it fails at once with a message
+  naming the holder's PID and command, as a second writer of a DuckDB file does, so a
+  scheduled run never piles up behind a stuck one. Readers take no lock. Under the lock,
+  temporary files and spill directories left by a killed writer are removed.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
+import re
+import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from gpurel import schema
+from gpurel.errors import GpurelError
 
 PART_FILE = "part-0.parquet"
+LOCK_FILE = ".gpurel.lock"
+SPILL_DIR = ".gpurel-spill"  # DuckDB's temporary files while it sorts a large partition
+SORT_MEMORY = "512MB"  # DuckDB's memory for merging one partition; beyond it, it spills
+BATCH_ROWS = 131_072  # rows per streamed batch, and per row group of a rewritten partition
+_TEMPORARY = re.compile(rf"\.{re.escape(PART_FILE)}\.\d+\.tmp")
 NO_MONTH = "none"
 # Key columns whose UTC month partitions each table (the first non-null one is used).
 MONTH_FROM: dict[str, tuple[str, ...]] = {
@@ -104,21 +121,44 @@ def _split(rows: pa.Table, labels: pa.Array) -> Iterator[tuple[str, pa.Table]]:
         yield label, ordered.slice(int(start), int(count))
 
 
-def _merged(path: Path, rows: pa.Table, name: str, key: str) -> pa.Table:
-    """The partition at ``path`` with ``rows`` upserted (by ``key``), sorted by natural key."""
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _merged(
+    con: duckdb.DuckDBPyConnection, path: Path, rows: pa.Table, name: str, key: str
+) -> pa.RecordBatchReader:
+    """The partition at ``path`` with ``rows`` upserted (by ``key``), sorted by natural key.
+
+    Streamed: DuckDB scans the stored file, drops the rows whose key ``rows`` holds, and
+    sorts within its memory limit.
+    """
+    columns = ", ".join(_quoted(c) for c in rows.column_names)
+    con.register("incoming", rows)
+    query = f"SELECT {columns} FROM incoming"
     if path.exists():
-        stored = pq.read_table(path).cast(rows.schema)
-        kept = stored.filter(pc.invert(pc.is_in(stored.column(key), value_set=rows.column(key))))
-        rows = pa.concat_tables([kept, rows])
-    return rows.sort_by([(column, "ascending") for column in schema.KEYS[name]])
+        stored = str(path).replace("'", "''")
+        query = (
+            f"SELECT {columns} FROM read_parquet('{stored}', hive_partitioning = false) "
+            f"WHERE {_quoted(key)} NOT IN (SELECT {_quoted(key)} FROM incoming) "
+            f"UNION ALL {query}"
+        )
+    order = ", ".join(f"{_quoted(c)} ASC NULLS LAST" for c in schema.KEYS[name])
+    return con.execute(f"{query} ORDER BY {order}").to_arrow_reader(BATCH_ROWS)
 
 
-def _replace(path: Path, table: pa.Table) -> None:
-    """Write ``table`` to ``path`` through a hidden temporary file and an atomic rename."""
+def _temporary(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def _replace(path: Path, batches: pa.RecordBatchReader, target: pa.Schema) -> None:
+    """Write ``batches`` to ``path`` through a hidden temporary file and an atomic rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary = _temporary(path)
     try:
-        pq.write_table(table, temporary, compression="zstd")
+        with pq.ParquetWriter(temporary, target, compression="zstd") as writer:
+            for batch in batches:
+                writer.write_batch(batch.cast(target))
         with temporary.open("rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(temporary, path)
@@ -127,7 +167,85 @@ def _replace(path: Path, table: pa.Table) -> None:
 
 
 def upsert(root: Path, name: str, rows: pa.Table, key: str) -> None:
-    """Upsert ``rows`` (unique in ``key``) into table ``name``, one partition at a time."""
-    for partition, part_rows in _split(rows, partitions(name, rows)):
-        path = table_dir(root, name) / partition / PART_FILE
-        _replace(path, _merged(path, part_rows, name, key))
+    """Upsert ``rows`` (unique in ``key``) into table ``name``, one partition at a time.
+
+    The caller holds the ``WriterLock`` of ``root``.
+    """
+    spill = str(root / SPILL_DIR).replace("'", "''")
+    with duckdb.connect() as con:
+        con.execute(f"SET memory_limit = '{SORT_MEMORY}'")
+        con.execute(f"SET temp_directory = '{spill}'")
+        for partition, part_rows in _split(rows, partitions(name, rows)):
+            path = table_dir(root, name) / partition / PART_FILE
+            _replace(path, _merged(con, path, part_rows, name, key), rows.schema)
+            con.unregister("incoming")
+
+
+def remove_leftovers(root: Path) -> list[Path]:
+    """Remove the temporary files and spill directory a killed writer left; returns them.
+
+    Only under the ``WriterLock``: another writer's files in progress look the same.
+    """
+    removed = [p for p in root.rglob(".*.tmp") if _TEMPORARY.fullmatch(p.name) and p.is_file()]
+    for path in removed:
+        path.unlink(missing_ok=True)
+    spill = root / SPILL_DIR
+    if spill.exists():
+        shutil.rmtree(spill, ignore_errors=True)
+        removed.append(spill)
+    return removed
+
+
+class WriterLock:
+    """The one-writer lock of a Parquet warehouse: an ``flock`` on ``ROOT/.gpurel.lock``.
+
+    The file holds the holder's PID and command line, for the message a second writer gets.
+    The lock ends with ``release`` or with the process (the kernel drops it on a kill).
+    """
+
+    def __init__(self, root: Path, descriptor: int) -> None:
+        self.root = root
+        self._descriptor = descriptor
+
+    @classmethod
+    def acquire(cls, root: Path) -> WriterLock:
+        """Take the lock (creating ``root``), or a GpurelError naming the process that holds it.
+
+        Removes what a killed writer left behind once the lock is held.
+        """
+        root.mkdir(parents=True, exist_ok=True)
+        path = root / LOCK_FILE
+        while True:
+            descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(descriptor, 4096, 0).decode(errors="replace").strip()
+                os.close(descriptor)
+                pid, _, command = holder.partition(" ")
+                who = f"process {pid} ({command})" if pid.isdigit() else "another process"
+                raise GpurelError(
+                    f"{root}: {who} is writing this warehouse; one writer at a time: "
+                    "retry when it has finished"
+                ) from None
+            if _same_file(descriptor, path):  # not a lock file a releasing writer removed
+                break
+            os.close(descriptor)
+        os.ftruncate(descriptor, 0)
+        os.write(descriptor, f"{os.getpid()} {' '.join(sys.argv)}\n".encode())
+        remove_leftovers(root)
+        return cls(root, descriptor)
+
+    def release(self, *, remove: bool = False) -> None:
+        """Drop the lock; with ``remove``, first delete the lock file (and the spill directory)."""
+        shutil.rmtree(self.root / SPILL_DIR, ignore_errors=True)
+        if remove:
+            (self.root / LOCK_FILE).unlink(missing_ok=True)
+        os.close(self._descriptor)
+
+
+def _same_file(descriptor: int, path: Path) -> bool:
+    try:
+        return os.fstat(descriptor).st_ino == path.stat().st_ino
+    except FileNotFoundError:
+        return False

@@ -11,13 +11,29 @@ Where the tables live and which engine queries them:
 Writes are idempotent: each table has a natural key (``schema.KEYS``) folded into a hidden
 ``_key`` column, and a row whose key is already stored replaces it (upsert). Ingesting the
 same file twice therefore changes nothing, and a re-read file with corrected rows updates them.
-Derived tables (``materialize``) are stored in a DuckDB catalog; on other warehouses they live
-in the engine session (cached), for as long as the warehouse is open.
+Derived tables (``materialize``) are stored in a DuckDB catalog (a temporary table when the
+file is open read-only); on other warehouses they live in the engine session (cached), for as
+long as the warehouse is open.
+
+Readers and writers:
+
+- ``Warehouse.open(..., read_only=True)`` is for commands that only read: it never creates a
+  warehouse (a missing one is ``NoWarehouse``: "ingest first"), and any number of readers
+  can use one DuckDB file or Parquet directory together.
+- A writer (the default) creates what is missing. One writer at a time: a DuckDB file is
+  locked by DuckDB for as long as it is open (readers included: a writer and a reader of one
+  file exclude each other); a Parquet directory by ``parquet_store.WriterLock`` from the
+  first write until ``close``. Either way a second writer fails at once with one line naming
+  the process that holds the lock; it does not wait.
+- A writer that created the warehouse and stored nothing removes it on ``close``, so a
+  failed ingest leaves no empty warehouse behind.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 from pathlib import Path
 
 import duckdb
@@ -35,6 +51,17 @@ DUCKDB_SUFFIXES = (".duckdb", ".db", ".ddb")
 KEY = "_key"
 NUMBERED_JOBS = "jobs with attempt"  # the engine's cache of ``Warehouse.jobs()``
 _SEP = "\x1f"
+
+
+_DUCKDB_LOCK = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
+
+
+class NoWarehouse(GpurelError):
+    """A reader was pointed at a warehouse that does not exist."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"no warehouse at {path}: ingest first")
+        self.path = path
 
 
 def default_path() -> Path:
@@ -118,43 +145,63 @@ def _replace_rows(con: duckdb.DuckDBPyConnection, name: str, rows: pa.Table) -> 
 class Warehouse:
     """Canonical tables in one Ibis backend connection, stored there or in a Parquet directory."""
 
-    def __init__(self, con: ibis.BaseBackend, parquet: Path | None = None) -> None:
+    def __init__(
+        self,
+        con: ibis.BaseBackend,
+        parquet: Path | None = None,
+        *,
+        read_only: bool = False,
+        created: list[Path] | None = None,
+    ) -> None:
+        """``created``: the file or directories this open made (or will make, for a Parquet
+        directory), outermost first: removed on ``close`` if nothing was stored."""
         self.con = con
         self.parquet = parquet
+        self.read_only = read_only
+        self._created = created or []
+        self._lock: parquet_store.WriterLock | None = None
         self._keep: dict[str, ir.Table] = {}  # what the engine must keep: sources, caches
         self._ensure_tables()
 
     @classmethod
-    def open(cls, target: Path | str | None = None, engine: str | None = None) -> Warehouse:
-        """Open (creating if needed) a DuckDB file, a Parquet directory, or an Ibis URL.
+    def open(
+        cls, target: Path | str | None = None, engine: str | None = None, *, read_only: bool = False
+    ) -> Warehouse:
+        """Open a DuckDB file, a Parquet directory, or an Ibis URL; a writer creates them.
 
         ``target`` defaults to ``default_path()``; ``is_parquet_dir`` tells a Parquet
         directory from a DuckDB file. ``engine`` (``engines.choose``) queries a Parquet
-        directory; a DuckDB file needs duckdb, and a URL names its own engine.
+        directory; a DuckDB file needs duckdb, and a URL names its own engine. With
+        ``read_only`` nothing is created or written (a missing path is ``NoWarehouse``).
         """
         if isinstance(target, str) and engines.is_url(target):
             if engine is not None:
                 raise ConfigError(f"{target}: a warehouse URL names its engine; drop --engine")
-            return cls(engines.connect_url(target))
+            return cls(engines.connect_url(target, read_only=read_only), read_only=read_only)
         path = Path(target) if target is not None else default_path()
         name = engines.choose(engine)
+        if read_only and not path.exists():
+            raise NoWarehouse(path)
         if is_parquet_dir(path):
-            path.mkdir(parents=True, exist_ok=True)
-            return cls(engines.connect(name), parquet=path)
+            created = _missing(path)  # made by the first write
+            return cls(engines.connect(name), parquet=path, read_only=read_only, created=created)
         if name != "duckdb":
             raise ConfigError(
                 f"{path}: a DuckDB file needs the duckdb engine; {name} reads Parquet warehouses"
             )
-        return cls._duckdb_file(path)
+        return cls._duckdb_file(path, read_only)
 
     @classmethod
-    def _duckdb_file(cls, path: Path) -> Warehouse:
-        if path.parent and not path.parent.exists():
+    def _duckdb_file(cls, path: Path, read_only: bool) -> Warehouse:
+        created = _missing(path)
+        if len(created) > 1:
             path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            return cls(ibis.duckdb.connect(str(path)))
+            con = ibis.duckdb.connect(str(path), read_only=read_only)
         except Exception as exc:  # duckdb raises its own IOException family
-            raise GpurelError(f"{path}: cannot open warehouse: {exc}") from exc
+            _remove_empty(created[:-1])
+            raise GpurelError(_open_error(path, exc)) from exc
+        return cls(con, read_only=read_only, created=created)
 
     @classmethod
     def in_memory(cls) -> Warehouse:
@@ -168,8 +215,9 @@ class Warehouse:
             return
         existing = set(self.con.list_tables())
         for name in schema.TABLES:
-            if name not in existing:
-                self.con.create_table(name, schema=ibis.schema(stored_schema(name)))
+            if name not in existing:  # read-only: an empty table for this session
+                table_schema = ibis.schema(stored_schema(name))
+                self.con.create_table(name, schema=table_schema, temp=self.read_only)
 
     def _register(self, name: str) -> None:
         """Point the engine's view ``name`` at the table's Parquet files (or an empty table)."""
@@ -185,6 +233,8 @@ class Warehouse:
 
     def write(self, name: str, table: pa.Table) -> int:
         """Upsert rows into canonical table ``name``; returns the number of rows written."""
+        if self.read_only:
+            raise GpurelError(f"cannot write {name!r}: the warehouse is open read-only")
         if table.num_rows == 0:
             return 0
         rows = schema.conform(name, table)
@@ -192,6 +242,8 @@ class Warehouse:
         if self.parquet is None:
             self._upsert(name, rows)
         else:
+            if self._lock is None:
+                self._lock = parquet_store.WriterLock.acquire(self.parquet)
             parquet_store.upsert(self.parquet, name, rows, KEY)
             self._register(name)
         if name == "jobs":
@@ -232,12 +284,14 @@ class Warehouse:
     def materialize(self, name: str, expr: ir.Table) -> ir.Table:
         """Compute a derived table (e.g. ``failures``) in the engine, once, named ``name``.
 
-        Stored in a DuckDB catalog; elsewhere a view of the engine's cache of ``expr``.
+        Stored in a DuckDB catalog (for this session only if read-only: a temporary table,
+        which hides a stored one of that name); elsewhere a view of the engine's cache of
+        ``expr``.
         """
         if name in schema.TABLES:
             raise GpurelError(f"{name!r} is a canonical table; derived tables need another name")
         if self.parquet is None and self.con.name == "duckdb":
-            return self.con.create_table(name, expr, overwrite=True)
+            return self.con.create_table(name, expr, overwrite=True, temp=self.read_only)
         # a view first: it registers the in-memory tables of ``expr``, which caching on
         # PySpark (Ibis 12) does not
         cached = self.con.create_view(f"{name}_query", expr, overwrite=True).cache()
@@ -250,14 +304,83 @@ class Warehouse:
         return {name: int(self.table(name).count().execute()) for name in schema.TABLES}
 
     def close(self) -> None:
-        """Release the engine's caches and the connection (and the file lock).
+        """Release the engine's caches, the connection and the locks.
 
-        A Spark session is left running: it belongs to the process, shared by every
-        ``getOrCreate``, and ends with it.
+        A warehouse this writer created and stored nothing in is removed. A Spark session is
+        left running: it belongs to the process, shared by every ``getOrCreate``, and ends
+        with it.
         """
         for kept in self._keep.values():
             if isinstance(kept, ir.CachedTable):
                 kept.release()
         self._keep.clear()
+        if self.parquet is not None:
+            self._close_parquet()
+        elif self._created and self._stores_nothing():
+            # removed while DuckDB's lock is held: no other process can have written to it
+            self._created[-1].unlink(missing_ok=True)
+            self.con.disconnect()
+            Path(f"{self._created[-1]}.wal").unlink(missing_ok=True)
+            _remove_empty(self._created[:-1])
+            return
         if self.con.name != "pyspark":
             self.con.disconnect()
+
+    def _close_parquet(self) -> None:
+        assert self.parquet is not None
+        if self._lock is None:
+            return
+        empty = bool(self._created) and not any(
+            parquet_store.data_files(self.parquet, name) for name in schema.TABLES
+        )
+        self._lock.release(remove=empty)
+        self._lock = None
+        if empty:
+            _remove_tree(self.parquet)
+            _remove_empty(self._created[:-1])
+
+    def _stores_nothing(self) -> bool:
+        """True when no table in the DuckDB file holds a row."""
+        con: duckdb.DuckDBPyConnection = self.con.con
+        tables = con.execute(
+            "SELECT schema_name, table_name FROM duckdb_tables() WHERE NOT temporary"
+        ).fetchall()
+        for schema_name, table_name in tables:
+            query = f'SELECT count(*) FROM "{schema_name}"."{table_name}"'
+            if con.execute(query).fetchone() != (0,):
+                return False
+        return True
+
+
+def _missing(path: Path) -> list[Path]:
+    """``path`` and those of its parents that do not exist, outermost first."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    return missing[::-1]
+
+
+def _remove_empty(directories: list[Path]) -> None:
+    """Remove each of ``directories`` (innermost first) that is empty."""
+    for directory in reversed(directories):
+        try:
+            directory.rmdir()
+        except OSError:  # not empty, or already gone: keep
+            return
+
+
+def _remove_tree(root: Path) -> None:
+    """Remove the empty directories under and at ``root``; anything holding a file stays."""
+    for directory, _, _ in os.walk(root, topdown=False):  # the deepest first
+        with contextlib.suppress(OSError):  # holds a file: keep
+            os.rmdir(directory)
+
+
+def _open_error(path: Path, exc: Exception) -> str:
+    """One line: which process holds the lock, else DuckDB's first line."""
+    held = _DUCKDB_LOCK.search(str(exc))
+    if held:
+        return (
+            f"{path}: in use by process {held['pid']} ({held['program']}); a DuckDB warehouse "
+            "has one writer or any number of readers: retry when it has finished"
+        )
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"{path}: cannot open warehouse: {first}"

@@ -59,6 +59,7 @@ def test_layout_by_cluster_and_month(tmp_path: Path) -> None:
     options = ReadOptions(cluster="hbd", inventory_nodes=5, inventory_days=10)
     ingest(warehouse, [FIXTURES / "infinitehbd_small.json"], options)
     assert sorted(files(root)) == [
+        parquet_store.LOCK_FILE,
         "jobs/cluster=demo/month=2024-06/part-0.parquet",
         "node_events/cluster=demo/month=2024-06/part-0.parquet",
         "node_events/cluster=hbd/month=2024-03/part-0.parquet",
@@ -147,7 +148,7 @@ def test_derived_tables_stay_in_the_engine(store: Warehouse) -> None:
     store.write("jobs", jobs(job("1", 5, state="NODE_FAIL")))
     analyze(store)
     assert store.con.table("failures").count().to_pyarrow().as_py() == 0  # never ran
-    assert sorted(p.name for p in store.parquet.iterdir()) == ["jobs"]
+    assert sorted(p.name for p in store.parquet.iterdir()) == [parquet_store.LOCK_FILE, "jobs"]
 
 
 def test_empty_parquet_warehouse_analyzes(store: Warehouse) -> None:

@@ -12,11 +12,12 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from gpurel.engines import ENV_VAR as ENGINE_ENV_VAR
 from gpurel.errors import GpurelError
 from gpurel.units import parse_duration
-from gpurel.warehouse import ENV_VAR, Warehouse
+from gpurel.warehouse import ENV_VAR, NoWarehouse, Warehouse
 
 console = Console()
 err_console = Console(stderr=True)
@@ -77,17 +78,29 @@ RfMinGpusOption = Annotated[
 ]
 
 
+NO_WAREHOUSE_EXIT = 2  # a read command pointed at a warehouse that does not exist
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print an error for people and return the Exit to raise."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    """Print an error for people (``message`` as plain text, never markup) and return the
+    Exit to raise."""
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     return typer.Exit(code)
 
 
 @contextmanager
-def open_warehouse(path: Path | str | None, engine: str | None = None) -> Iterator[Warehouse]:
-    """Open the warehouse for one command, turning gpurel errors into a clean exit."""
+def open_warehouse(
+    path: Path | str | None, engine: str | None = None, *, write: bool = True
+) -> Iterator[Warehouse]:
+    """Open the warehouse for one command, turning gpurel errors into a clean exit.
+
+    Commands that only read pass ``write=False``: the warehouse must exist, and any number
+    of them can read it together.
+    """
     try:
-        warehouse = Warehouse.open(path, engine)
+        warehouse = Warehouse.open(path, engine, read_only=not write)
+    except NoWarehouse as exc:
+        raise fail(str(exc), code=NO_WAREHOUSE_EXIT) from exc
     except GpurelError as exc:
         raise fail(str(exc)) from exc
     try:
