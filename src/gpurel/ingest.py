@@ -14,6 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from gpurel import schema
 from gpurel.errors import GpurelError, InputError
 from gpurel.sources.base import Reader, ReadOptions, ReadResult, combined
 from gpurel.warehouse import Warehouse
@@ -86,18 +91,40 @@ def detect(path: Path) -> Reader:
 
 @dataclass
 class FileOutcome:
-    """What ingesting one file did."""
+    """What ingesting one file did, every line accounted for.
+
+    ``lines + expanded == stored + merged + rejected + skipped``: each line read became a row
+    stored (the last of its key in the file), a row merged into a later one of the same key,
+    a reject, or a line skipped as no record; ``expanded`` counts the extra rows of lines
+    naming several nodes. ``rows`` holds the rows stored per table, derived ones included.
+    """
 
     path: Path
     format: str | None = None
     rows: dict[str, int] = field(default_factory=dict)
+    lines: int = 0
+    skipped: int = 0
+    expanded: int = 0
+    merged: int = 0
     rejected: int = 0
+    derived: frozenset[str] = frozenset()
     error: str | None = None
 
     @property
     def ok(self) -> bool:
         """True when the file was read (possibly with rejects)."""
         return self.error is None
+
+    @property
+    def stored(self) -> int:
+        """Rows stored from the file's lines (derived tables such as an inventory aside)."""
+        return sum(n for name, n in self.rows.items() if name not in self.derived)
+
+    @property
+    def unaccounted(self) -> int:
+        """Lines neither stored, merged, rejected nor skipped: 0 unless a reader is wrong."""
+        found = self.stored + self.merged + self.rejected + self.skipped
+        return self.lines + self.expanded - found
 
 
 def ingest_file(
@@ -109,16 +136,53 @@ def ingest_file(
     try:
         reader = detect(path) if fmt == "auto" else _named(fmt)
         outcome.format = reader.name
+        seen = StoredKeys()
         for part in _parts(reader.batches(path, options)):
             for name, table in part.tables.items():
-                outcome.rows[name] = outcome.rows.get(name, 0) + warehouse.write(name, table)
-            outcome.rejected += warehouse.write("rejects", part.rejects)
+                written = warehouse.write(name, table)
+                again = seen.add(name, table)  # stored by an earlier part: now replaced
+                outcome.rows[name] = outcome.rows.get(name, 0) + written - again
+                outcome.merged += table.num_rows - written + again
+            warehouse.write("rejects", part.rejects)
+            outcome.rejected += part.rejects.num_rows
+            outcome.lines += part.lines
+            outcome.skipped += part.skipped
+            outcome.expanded += part.expanded
+            outcome.derived |= part.derived
     except GpurelError as exc:
         stored = sum(outcome.rows.values()) + outcome.rejected
         outcome.error = str(exc) + (
             f" (the {stored:,} rows before it are stored)" if stored else ""
         )
     return outcome
+
+
+class StoredKeys:
+    """The keys one file has stored so far, as 64-bit hashes, per table.
+
+    A later part of a file may hold a row whose key an earlier part stored: the upsert
+    replaces it, so the earlier row counts as merged, not stored.
+    """
+
+    def __init__(self) -> None:
+        self._hashes: dict[str, np.ndarray] = {}
+        self._con = duckdb.connect()
+
+    def add(self, name: str, table: pa.Table) -> int:
+        """Note ``table``'s keys; how many distinct ones were stored by an earlier part."""
+        if table.num_rows == 0:
+            return 0
+        columns = ", ".join(f'"{column}"' for column in schema.KEYS[name])
+        part = self._con.from_arrow(table.select(list(schema.KEYS[name])))
+        found = part.query("part", f"SELECT DISTINCT hash({columns}) AS h FROM part")
+        hashes = np.sort(found.fetchnumpy()["h"])
+        before = self._hashes.get(name)
+        if before is None:
+            self._hashes[name] = hashes
+            return 0
+        again = int(np.isin(hashes, before, assume_unique=True).sum())
+        self._hashes[name] = np.union1d(before, hashes)
+        return again
 
 
 def _parts(results: Iterator[ReadResult]) -> Iterator[ReadResult]:

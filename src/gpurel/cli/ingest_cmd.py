@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
 from gpurel import taxonomy as taxonomy_data
 from gpurel.cli.common import (
     EngineOption,
+    JsonOption,
     TaxonomyOption,
     WarehouseOption,
     console,
@@ -21,8 +24,10 @@ from gpurel.cli.common import (
     open_warehouse,
 )
 from gpurel.errors import GpurelError
-from gpurel.ingest import ingest_file, readers
+from gpurel.ingest import FileOutcome, ingest_file, readers
 from gpurel.sources.base import ReadOptions
+
+ACCOUNTING = ("lines", "stored", "merged", "rejected", "skipped")
 
 
 def ingest(
@@ -55,6 +60,7 @@ def ingest(
     taxonomy: TaxonomyOption = None,
     warehouse: WarehouseOption = None,
     engine: EngineOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Read scheduler accounting, node events and traces into the warehouse (safe to rerun)."""
     if fmt != "auto" and fmt not in readers():
@@ -74,25 +80,48 @@ def ingest(
         gpus_per_node=gpus_per_node,
         taxonomy=classes,
     )
-    summary = Table("file", "format", "kept", "rejected", "tables")
-    failed = 0
+    outcomes: list[FileOutcome] = []
     with (
         open_warehouse(warehouse, engine) as store,
         Progress(console=err_console, transient=True) as bar,
     ):
         task = bar.add_task("ingesting", total=len(files))
         for path in files:
-            bar.update(task, description=f"ingesting {path.name}")
+            bar.update(task, description=escape(f"ingesting {path.name}"))
             outcome = ingest_file(store, path, options, fmt)
+            outcomes.append(outcome)
             bar.advance(task)
             if not outcome.ok:
-                failed += 1
-                err_console.print(f"[bold red]error:[/] {outcome.error}", highlight=False)
-                continue
-            err_console.print(f"{path}: format {outcome.format}", highlight=False)
-            tables = ", ".join(f"{n} {c}" for n, c in outcome.rows.items() if c)
-            kept = sum(outcome.rows.values())
-            summary.add_row(str(path), outcome.format, str(kept), str(outcome.rejected), tables)
-    console.print(summary)
+                err_console.print("[bold red]error:[/]", escape(outcome.error or ""))
+    if as_json:
+        print(json.dumps({"files": [_outcome_json(o) for o in outcomes]}, indent=2))
+    else:
+        console.print(_summary(outcomes))
+    failed = sum(not o.ok for o in outcomes)
     if failed:
         raise fail(f"{failed} of {len(files)} files could not be read", code=2)
+
+
+def _summary(outcomes: list[FileOutcome]) -> Table:
+    """One row per file read: where each of its lines went."""
+    summary = Table("file", "format", *ACCOUNTING, "tables")
+    for o in outcomes:
+        if o.ok:
+            counts = [f"{getattr(o, name):,}" for name in ACCOUNTING]
+            tables = ", ".join(f"{n} {c:,}" for n, c in o.rows.items() if c)
+            summary.add_row(escape(str(o.path)), o.format, *counts, escape(tables))
+    summary.caption = (
+        "lines = stored + merged (a later line of the same key replaced it) + rejected "
+        "(see the rejects table) + skipped (blank, header, not a record); a line naming "
+        "several nodes stores one row per node"
+    )
+    return summary
+
+
+def _outcome_json(outcome: FileOutcome) -> dict[str, object]:
+    """One file's outcome as JSON: its accounting, or its error."""
+    found: dict[str, object] = {"file": str(outcome.path), "format": outcome.format}
+    if not outcome.ok:
+        return found | {"error": outcome.error}
+    found |= {name: getattr(outcome, name) for name in ACCOUNTING}
+    return found | {"expanded": outcome.expanded, "tables": outcome.rows}

@@ -52,11 +52,23 @@ class RejectSink:
 
 @dataclass
 class ReadResult:
-    """Canonical tables read from one input, plus its rejects."""
+    """Canonical tables read from one input, plus its rejects, with every line accounted for.
+
+    ``lines``: the input's lines read (CSV rows for CSV, records for JSON documents);
+    ``skipped``: those that hold no record (blank lines, headers, comments, other programs'
+    syslog lines). Each other line becomes one row of a record table or one reject, except
+    that a line naming several nodes (a hostlist) becomes one row per node: ``expanded``
+    counts the rows beyond the first, so ``lines + expanded == records + rejects + skipped``.
+    ``derived`` names tables made from the options or from other rows (an inventory).
+    """
 
     format: str
     tables: dict[str, pa.Table] = field(default_factory=dict)
     rejects: pa.Table = field(default_factory=lambda: schema.empty("rejects"))
+    lines: int = 0
+    skipped: int = 0
+    expanded: int = 0
+    derived: frozenset[str] = frozenset()
 
     def rows(self, name: str) -> int:
         """Rows read into canonical table ``name``."""
@@ -73,17 +85,28 @@ class ReadResult:
         """Rows read, kept or rejected."""
         return self.kept + self.rejects.num_rows
 
+    @property
+    def records(self) -> int:
+        """Rows read from lines into record tables (every table but the derived ones)."""
+        return sum(t.num_rows for n, t in self.tables.items() if n not in self.derived)
+
 
 def combined(format: str, results: Iterable[ReadResult]) -> ReadResult:
     """One result holding the tables and the rejects of ``results``, in their order."""
     tables: dict[str, list[pa.Table]] = {}
     rejects = [schema.empty("rejects")]
+    lines = skipped = expanded = 0
+    derived: frozenset[str] = frozenset()
     for result in results:
         for name, table in result.tables.items():
             tables.setdefault(name, []).append(table)
         rejects.append(result.rejects)
+        lines, skipped = lines + result.lines, skipped + result.skipped
+        expanded += result.expanded
+        derived |= result.derived
     merged = {name: pa.concat_tables(parts) for name, parts in tables.items()}
-    return ReadResult(format, merged, pa.concat_tables(rejects))
+    rejected = pa.concat_tables(rejects)
+    return ReadResult(format, merged, rejected, lines, skipped, expanded, derived)
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,8 @@ from gpurel.sources.base import ReadOptions, ReadResult, RejectSink, read_text
 from gpurel.sources.event_rows import (
     BadValue,
     Event,
+    LineCount,
+    TextLines,
     classify,
     first_line,
     from_epoch,
@@ -113,7 +115,9 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
                 sink.add(number, exc.field, exc.reason, raw)
                 continue
             events.extend(found)
-    return read_result(FORMAT, events, sink)
+    # nested documents: the records counted are the tests read, rejected or without a result
+    context.count.total = len(events) + len(sink) + context.count.skipped
+    return read_result(FORMAT, events, sink, context.count)
 
 
 class _Context:
@@ -121,6 +125,7 @@ class _Context:
 
     def __init__(self, path: Path, options: ReadOptions, single: bool) -> None:
         self.options = options
+        self.count = LineCount()  # tests without a result (all skipped) are skipped records
         self.tz: tzinfo | None = zone(options.tz)
         self.node = _node_of_file(path) if single else None
         self.path = path
@@ -148,7 +153,7 @@ def _node_of_file(path: Path) -> str | None:
 def _documents(path: Path, text: str, sink: RejectSink) -> Iterator[Document]:
     text = text.lstrip("\ufeff")
     if _is_json_lines(text):
-        yield from json_lines(text, sink)
+        yield from json_lines(TextLines(text), sink)
         return
     start = text.find("{")
     if start < 0:
@@ -313,14 +318,20 @@ class _Run:
                 bad.append(self.event(name, result, message))
         if bad:
             return sorted(bad, key=lambda e: _WORST[e.result])
-        return [self.event(name, "ok", None)] if passed else []
+        if passed:
+            return [self.event(name, "ok", None)]
+        self.context.count.skip()
+        return []
 
     def _summary(self, test: dict[str, Any], name: str, where: str) -> list[Event]:
         summary = test.get("test_summary")
-        if not isinstance(summary, dict):
+        result = None
+        if isinstance(summary, dict):
+            result = _status(summary, f"{where}.test_summary.status")
+        if result is None:
+            self.context.count.skip()
             return []
-        result = _status(summary, f"{where}.test_summary.status")
-        return [] if result is None else [self.event(name, result, None)]
+        return [self.event(name, result, None)]
 
 
 def _result(entry: Any, where: str) -> tuple[str | None, str]:

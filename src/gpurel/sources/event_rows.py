@@ -185,35 +185,74 @@ def node_events(events: list[Event]) -> pa.Table:
 
 
 def read_result(
-    fmt: str, events: list[Event], sink: RejectSink, nodes: pa.Table | None = None
+    fmt: str,
+    events: list[Event],
+    sink: RejectSink,
+    lines: TextLines | LineCount,
+    nodes: pa.Table | None = None,
 ) -> ReadResult:
-    """A ReadResult holding node_events (and nodes, when the input has an inventory)."""
+    """A ReadResult holding node_events (and nodes, an inventory derived from the input)."""
     tables = {"node_events": node_events(events)}
+    derived: frozenset[str] = frozenset()
     if nodes is not None:
         tables["nodes"] = nodes
-    return ReadResult(fmt, tables, sink.table())
+        derived = frozenset({"nodes"})
+    return ReadResult(
+        fmt, tables, sink.table(), lines.total, lines.skipped, lines.expanded, derived
+    )
 
 
 # --- lines -----------------------------------------------------------------------------------
 
 
-def numbered_lines(text: str) -> Iterator[tuple[int, str]]:
-    """(1-based line number, line) for every non-blank line."""
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.strip():
-            yield number, line
+@dataclass
+class LineCount:
+    """How many input lines (or records) a reader read, and how many held no record."""
+
+    total: int = 0
+    skipped: int = 0
+    expanded: int = 0  # rows beyond the first of lines that name several nodes
+
+    def skip(self) -> None:
+        """Count one line that holds no record (a header, a comment, another program's line)."""
+        self.skipped += 1
+
+    def expand(self, rows: int) -> None:
+        """Count a line read into ``rows`` rows (one per node of a hostlist)."""
+        self.expanded += rows - 1
+
+
+class TextLines(LineCount):
+    """A text's lines (cut at newlines, as editors number them), counted as they are read."""
+
+    def __init__(self, text: str) -> None:
+        lines = text.removeprefix("\ufeff").split("\n")
+        if lines[-1] == "":
+            lines.pop()  # the newline ending the last line
+        super().__init__(total=len(lines))
+        self._lines = lines
+
+    def __iter__(self) -> Iterator[tuple[int, str]]:
+        """(1-based line number, line) for every non-blank line; blank lines are skipped."""
+        for number, line in enumerate(self._lines, start=1):
+            line = line.removesuffix("\r")
+            if line.strip():
+                yield number, line
+            else:
+                self.skip()
 
 
 def first_line(head: str) -> str:
     """The first non-blank line of ``head`` without a byte-order mark, or ''."""
-    for _, line in numbered_lines(head.lstrip("\ufeff")):
-        return line.strip()
+    for line in head.lstrip("\ufeff").splitlines():
+        if line.strip():
+            return line.strip()
     return ""
 
 
-def json_lines(text: str, sink: RejectSink) -> Iterator[tuple[int, str, Any]]:
+def json_lines(lines: TextLines, sink: RejectSink) -> Iterator[tuple[int, str, Any]]:
     """(line number, raw line, decoded value) per JSON line; undecodable lines are rejected."""
-    for number, line in numbered_lines(text):
+    for number, line in lines:
         try:
             yield number, line, json.loads(line)
         except (ValueError, RecursionError) as exc:

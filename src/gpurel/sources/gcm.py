@@ -45,6 +45,7 @@ from gpurel.sources.base import ReadOptions, ReadResult, RejectSink, combined, r
 from gpurel.sources.event_rows import (
     BadValue,
     Event,
+    TextLines,
     classify,
     first_line,
     json_lines,
@@ -84,11 +85,11 @@ def read_batches(path: Path, options: ReadOptions) -> Iterator[ReadResult]:
     line = 0  # lines before the block
     parts = 0
     with ThreadPoolExecutor(WORKERS) as pool:
-        for lines, result in in_order(pool, work, blocks(path, 0, header=False)):
+        for result in in_order(pool, work, blocks(path, 0, header=False)):
             rejects = result.rejects
             position = rejects.schema.get_field_index("line")
             result.rejects = rejects.set_column(position, "line", pc.add(rejects["line"], line))
-            line += lines
+            line += result.lines
             parts += 1
             yield result
     if not parts:
@@ -107,10 +108,8 @@ def _check_head(path: Path) -> None:
         read_text(path)
 
 
-def _read_block(
-    path: Path, options: ReadOptions, tz: tzinfo | None, block: Block
-) -> tuple[int, ReadResult]:
-    """The number of lines of one block, and its rows with rejects numbered from its start."""
+def _read_block(path: Path, options: ReadOptions, tz: tzinfo | None, block: Block) -> ReadResult:
+    """The rows of one block, with rejects numbered from its start."""
     try:
         text = block.data.decode("utf-8")
     except UnicodeDecodeError:
@@ -119,8 +118,9 @@ def _read_block(
     describe = partial(_describe, options.taxonomy)
     events = node_events(block.data, options.cluster, describe, SOURCE)
     if events is None:
-        return len(text.splitlines()), _read_lines(text, options, str(path), tz)
-    return events.num_rows, ReadResult(FORMAT, {"node_events": events}, schema.empty("rejects"))
+        return _read_lines(text, options, str(path), tz)
+    rows = events.num_rows  # one per line: the block conversion takes no other block
+    return ReadResult(FORMAT, {"node_events": events}, schema.empty("rejects"), rows)
 
 
 def _read_slow(path: Path, options: ReadOptions) -> ReadResult:
@@ -133,13 +133,19 @@ def _read_lines(text: str, options: ReadOptions, source: str, tz: tzinfo | None)
     sink = RejectSink(source)
     events: list[Event] = []
     taxonomy = options.taxonomy
-    for number, line, value in json_lines(text, sink):
-        for record in value if isinstance(value, list) else [value]:
-            try:
-                events.append(_event(_flatten(record), options, tz, taxonomy))
-            except BadValue as exc:
-                sink.add(number, exc.field, exc.reason, line)
-    return read_result(FORMAT, events, sink)
+    lines = TextLines(text)
+    for number, line, value in json_lines(lines, sink):
+        records = value if isinstance(value, list) else [value]
+        try:
+            if not records:
+                raise BadValue(None, "an empty list holds no health-check record")
+            found = [_event(_flatten(record), options, tz, taxonomy) for record in records]
+        except BadValue as exc:
+            sink.add(number, exc.field, exc.reason, line)
+            continue
+        events.extend(found)
+        lines.expand(len(found))
+    return read_result(FORMAT, events, sink, lines)
 
 
 def _flatten(record: Any) -> dict[str, Any]:

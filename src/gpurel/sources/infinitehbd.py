@@ -37,7 +37,7 @@ from gpurel import schema
 from gpurel.errors import ConfigError, InputError
 from gpurel.schema import Domain
 from gpurel.sources.base import ReadOptions, ReadResult, RejectSink, read_text
-from gpurel.sources.event_rows import BadValue, Event, read_result, scalar_text
+from gpurel.sources.event_rows import BadValue, Event, LineCount, read_result, scalar_text
 from gpurel.taxonomy import Classification, Taxonomy
 
 FORMAT = "infinitehbd"
@@ -71,10 +71,12 @@ def sniff(head: str) -> bool:
 def read(path: Path, options: ReadOptions) -> ReadResult:
     """Paired fault events as node_events, and the 400-node inventory as nodes."""
     sink = RejectSink(str(path))
-    records = [r for r in (_record(i, item, sink) for i, item in _items(path)) if r is not None]
+    items = _items(path)
+    records = [r for r in (_record(i, item, sink) for i, item in items) if r is not None]
     day0 = _day0(options)
-    events = _pair(records, day0, options, sink)
-    return read_result(FORMAT, events, sink, _inventory(events, day0, options))
+    count = LineCount(total=len(items))  # records: the list's items
+    events = _pair(records, day0, options, sink, count)
+    return read_result(FORMAT, events, sink, count, _inventory(events, day0, options))
 
 
 def _items(path: Path) -> list[tuple[int, Any]]:
@@ -146,9 +148,14 @@ def _at(day0: datetime, days: float, field: str) -> datetime:
 
 
 def _pair(
-    records: list[_Record], day0: datetime, options: ReadOptions, sink: RejectSink
+    records: list[_Record],
+    day0: datetime,
+    options: ReadOptions,
+    sink: RejectSink,
+    count: LineCount,
 ) -> list[Event]:
-    """One event per fault_start, ended by the next fault_end of the same node and fault."""
+    """One event per fault_start, ended by the next fault_end of the same node and fault
+    (the fault_end is then counted as a skipped record: its time is the event's end)."""
     open_faults: dict[tuple[str, tuple[str, str, str]], deque[int]] = defaultdict(deque)
     events: list[Event] = []
     for record in sorted(records, key=lambda r: (r.day, r.number)):
@@ -164,6 +171,7 @@ def _pair(
         elif open_faults[key]:
             started = open_faults[key].popleft()
             events[started] = replace(events[started], end_time=when)
+            count.skip()
         else:
             sink.add(record.number, "event_type", "fault_end without a fault_start", record.raw)
     return events

@@ -153,6 +153,8 @@ class _Rows:
     lines: np.ndarray  # 1-based line of each row
     raw: pa.Array
     invalid: list[tuple[int | None, str, str]]  # (line, text, reason): wrong number of fields
+    total: int  # the file's lines
+    skipped: int  # lines without a record: blank ones and those up to the header
 
     @property
     def size(self) -> int:
@@ -178,7 +180,9 @@ def _load(path: Path, columns: Sequence[str]) -> _Rows:
     if missing:
         raise InputError(str(path), f"line {header_line}: CSV header lacks {', '.join(missing)}")
     body = "" if end < 0 else text[end + 1 :]
-    return _parse(body, names, columns, header_line)
+    rows = _parse(body, names, columns, header_line)
+    rows.total = text.count("\n") + (not text.endswith("\n"))
+    return rows
 
 
 def _parse(body: str, names: list[str], columns: Sequence[str], header_line: int) -> _Rows:
@@ -217,11 +221,14 @@ def _parse(body: str, names: list[str], columns: Sequence[str], header_line: int
     for name in names:
         blank &= _mask(pc.equal(pc.utf8_trim_whitespace(table.column(name)), ""))
     keep = pa.array(~blank)
+    kept = [(n, t, why) for n, t, why in invalid if t.replace(",", "").strip()]
     return _Rows(
         values={n: v.filter(keep) for n, v in values.items()},
         lines=lines[~blank],
         raw=raw.filter(keep),
-        invalid=[(n, t, why) for n, t, why in invalid if t.replace(",", "").strip()],
+        invalid=kept,
+        total=0,
+        skipped=header_line + int(blank.sum()) + len(invalid) - len(kept),
     )
 
 
@@ -297,7 +304,8 @@ class _Checks:
         found += [(line, None, why, text) for line, text, why in self.rows.invalid]
         for line, name, reason, text in sorted(found, key=lambda r: r[0] or 0):
             sink.add(line, name, reason, text)
-        return ReadResult(format, tables, sink.table())
+        rows = self.rows
+        return ReadResult(format, tables, sink.table(), rows.total, rows.skipped)
 
 
 def _day0_us(options: ReadOptions) -> int:

@@ -13,8 +13,8 @@ needs a time and host prefix, in one of:
   (a date more than a day before it belongs to the next year), else that of the file's
   modification time (a date more than a day after it belongs to the previous year).
 
-A kernel log is mostly unrelated lines, so lines that are not XID reports are ignored without
-a trace; an XID line whose prefix or code cannot be read is rejected.
+A kernel log is mostly unrelated lines, so lines that are not XID reports are counted as skipped;
+an XID line whose prefix or code cannot be read is rejected.
 
 Rows: node = the line's host, check = ``xid_<code>``, xid filled, classified by the XID code
 (``taxonomy.classify_xid``), result ``fail``, message = the driver's text from ``Xid`` on,
@@ -34,8 +34,8 @@ from gpurel.sources.base import ReadOptions, ReadResult, RejectSink, read_text
 from gpurel.sources.event_rows import (
     BadValue,
     Event,
+    TextLines,
     YearHint,
-    numbered_lines,
     parse_syslog,
     parse_xid,
     read_result,
@@ -70,9 +70,11 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
     )
     reports: list[Event] = []
     headerless: list[Event] = []
-    for number, line in numbered_lines(read_text(path)):
+    lines = TextLines(read_text(path))
+    for number, line in lines:
         nvrm = line.find("NVRM:")
         if nvrm < 0 or ("Xid" not in line and not _OFF_BUS.search(line)):
+            lines.skip()
             continue
         try:
             event, headed = _event(line, nvrm, context)
@@ -80,7 +82,10 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
             sink.add(number, exc.field, exc.reason, line)
             continue
         (reports if headed else headerless).append(event)
-    return read_result(FORMAT, reports + _unreported(headerless, reports), sink)
+    unreported = _unreported(headerless, reports)
+    for _ in range(len(headerless) - len(unreported)):
+        lines.skip()  # the driver's second line of an event its Xid line reports
+    return read_result(FORMAT, reports + unreported, sink, lines)
 
 
 @dataclass(frozen=True)

@@ -37,10 +37,10 @@ from gpurel.sources.base import ReadOptions, ReadResult, RejectSink, read_text
 from gpurel.sources.event_rows import (
     BadValue,
     Event,
+    TextLines,
     classify,
     from_epoch,
     localize,
-    numbered_lines,
     parse_syslog,
     read_result,
     year_hint,
@@ -92,13 +92,15 @@ def sniff(head: str) -> bool:
 def read(path: Path, options: ReadOptions) -> ReadResult:
     """node_events for every failure NHC logged."""
     log = _Log(path, options)
-    for number, line in numbered_lines(read_text(path)):
+    lines = TextLines(read_text(path))
+    for number, line in lines:
         try:
-            log.feed(number, line)
+            if not log.feed(number, line):
+                lines.skip()
         except BadValue as exc:
             log.sink.add(number, exc.field, exc.reason, line)
     log.flush()
-    return read_result(FORMAT, log.events, log.sink)
+    return read_result(FORMAT, log.events, log.sink, lines)
 
 
 def node_from_filename(path: Path) -> str | None:
@@ -133,23 +135,23 @@ class _Log:
         self.timed: _Failure | None = None
         self.taxonomy = options.taxonomy
 
-    def feed(self, number: int, line: str) -> None:
-        """Read one line."""
+    def feed(self, number: int, line: str) -> bool:
+        """Read one line; True when it is a failure record (read now or once its time comes)."""
         when: datetime | None = None
         host = self.file_node
         text = line.strip()
         syslog = parse_syslog(line, self.tz, self.years)
         if syslog is not None:
             if not syslog.tag.lower().startswith("nhc"):
-                return
+                return False
             when, host, text = syslog.time, syslog.host, syslog.message.strip()
         elif stamp := _STAMP.match(text):
             when, text = from_epoch(int(stamp["epoch"])), text[stamp.end() :]
-        self._dispatch(number, line, text, when, host)
+        return self._dispatch(number, line, text, when, host)
 
     def _dispatch(
         self, number: int, raw: str, text: str, when: datetime | None, host: str | None
-    ) -> None:
+    ) -> bool:
         if text.startswith(_STARTING):
             self.flush()
             self.running = self.timed = None
@@ -157,7 +159,7 @@ class _Log:
             words = running["command"].split()
             self.running = words[0] if words else None
         elif offline := _OFFLINE.fullmatch(text):
-            self._offline(number, raw, offline)
+            return self._offline(number, raw, offline)
         elif _LEADER.match(text):
             failure = _Failure(number, raw, *split_note(text, self.running))
             if when is None:
@@ -166,8 +168,12 @@ class _Log:
             else:
                 self._emit(failure, when, host)
                 self.timed = failure
+            return True
+        return False
 
-    def _offline(self, number: int, raw: str, offline: re.Match[str]) -> None:
+    def _offline(self, number: int, raw: str, offline: re.Match[str]) -> bool:
+        """A node-mark-offline line: the time of a pending failure, a repeat of the last
+        one, or a failure of its own (True)."""
         try:
             naive = datetime.strptime(offline["date"], "%Y%m%d %H:%M:%S")
         except ValueError as exc:
@@ -181,6 +187,8 @@ class _Log:
             self.timed = None
         else:
             self._emit(_Failure(number, raw, check, message), when, offline["host"])
+            return True
+        return False
 
     def _emit(self, failure: _Failure, when: datetime, host: str | None) -> None:
         if host is None:

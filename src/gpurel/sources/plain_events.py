@@ -28,6 +28,8 @@ from gpurel.sources.base import Reader, ReadOptions, ReadResult, RejectSink, rea
 from gpurel.sources.event_rows import (
     BadValue,
     Event,
+    LineCount,
+    TextLines,
     classify,
     first_line,
     json_lines,
@@ -62,17 +64,19 @@ def sniff_jsonl(head: str) -> bool:
 
 
 def read_csv(path: Path, options: ReadOptions) -> ReadResult:
-    """node_events from a CSV file with a header line."""
+    """node_events from a CSV file with a header line (its lines counted as CSV rows)."""
     sink = RejectSink(str(path))
-    records = _csv_records(path, read_text(path).lstrip("\ufeff"))
-    return read_result(CSV.name, _events(records, options, sink), sink)
+    rows = LineCount()
+    records = _csv_records(path, read_text(path).lstrip("\ufeff"), rows)
+    return read_result(CSV.name, _events(records, options, sink), sink, rows)
 
 
 def read_jsonl(path: Path, options: ReadOptions) -> ReadResult:
     """node_events from JSON lines."""
     sink = RejectSink(str(path))
-    records = _json_records(json_lines(read_text(path), sink))
-    return read_result(JSONL.name, _events(records, options, sink), sink)
+    lines = TextLines(read_text(path))
+    records = _json_records(json_lines(lines, sink))
+    return read_result(JSONL.name, _events(records, options, sink), sink, lines)
 
 
 CSV = Reader("events-csv", sniff_csv, read_csv)
@@ -83,16 +87,19 @@ READERS = (CSV, JSONL)
 Record = tuple[int, str, dict[str, str | None] | BadValue]
 
 
-def _csv_records(path: Path, text: str) -> Iterator[Record]:
+def _csv_records(path: Path, text: str, count: LineCount) -> Iterator[Record]:
     rows = csv.reader(io.StringIO(text, newline=""))
     header: list[str] | None = None
     try:
         for row in rows:
+            count.total += 1
             if not any(cell.strip() for cell in row):
+                count.skip()
                 continue
             if header is None:
                 header = [name.strip().lower() for name in row]
                 _check_header(path, header)
+                count.skip()
                 continue
             if len(row) != len(header):
                 problem = BadValue(None, f"expected {len(header)} columns, found {len(row)}")

@@ -65,6 +65,7 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
     sink = RejectSink(source)
     jobs: list[dict[str, Any]] = []
     steps: list[dict[str, Any]] = []
+    read = len(records)  # the records: each job, and each step of a job read
     for number, record in enumerate(records, 1):
         try:
             job = _job(record)
@@ -73,6 +74,7 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
             continue
         jobs.append(job)
         for index, step in enumerate(record.get("steps") or []):
+            read += 1
             try:
                 steps.append(_step(step, job["job_id"]))
             except _Bad as bad:
@@ -82,7 +84,7 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
         "jobs": _table("jobs", jobs, options.cluster, source),
         "steps": _table("steps", steps, options.cluster, source),
     }
-    return ReadResult(FORMAT, tables, sink.table())
+    return ReadResult(FORMAT, tables, sink.table(), lines=read)
 
 
 def _records(text: str, source: str) -> list[Any]:

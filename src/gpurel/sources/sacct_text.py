@@ -113,6 +113,17 @@ class _Rows:
 
 
 @dataclass(frozen=True)
+class _Block:
+    """What one block of lines became."""
+
+    lines: int
+    skipped: int  # blank lines and the header
+    jobs: pa.Table
+    steps: pa.Table
+    rejects: list[Reject]
+
+
+@dataclass(frozen=True)
 class _Check:
     """Rows whose value in one field could not be converted."""
 
@@ -149,19 +160,24 @@ def read_batches(path: Path, options: ReadOptions) -> Iterator[ReadResult]:
     start, offset, head = _head(path)  # offset: 0-based line of each block's first line
     layout = _detect_layout(head, options, source)
     if layout is None:
-        yield ReadResult(FORMAT, {"jobs": schema.empty("jobs"), "steps": schema.empty("steps")})
+        empty = {"jobs": schema.empty("jobs"), "steps": schema.empty("steps")}
+        yield ReadResult(FORMAT, empty, lines=offset, skipped=offset)
         return
     roles = _roles(layout.names)
     context = _Context(layout, roles, sv.resolve_zone(options.tz), options.cluster, source)
     parts = blocks(path, start, header=layout.header is not None)
     with ThreadPoolExecutor(WORKERS) as pool:
         work = partial(_read_block, context)
-        for size, jobs, steps, rejects in in_order(pool, work, parts):
+        blank = offset  # the blank lines before the first with content
+        for part in in_order(pool, work, parts):
             sink = RejectSink(source)
-            for index, field, reason, raw in sorted(rejects, key=lambda r: r[0]):
+            for index, field, reason, raw in sorted(part.rejects, key=lambda r: r[0]):
                 sink.add(offset + index + 1, field, reason, raw)
-            offset += size
-            yield ReadResult(FORMAT, {"jobs": jobs, "steps": steps}, sink.table())
+            offset += part.lines
+            tables = {"jobs": part.jobs, "steps": part.steps}
+            lines, skipped = part.lines + blank, part.skipped + blank
+            blank = 0
+            yield ReadResult(FORMAT, tables, sink.table(), lines, skipped)
 
 
 def _detect_layout(lines: list[str], options: ReadOptions, source: str) -> _Layout | None:
@@ -290,19 +306,19 @@ def _has_state(line: str, delimiter: str) -> bool:
     return any(sv.canonical_state(value) for value in line.split(delimiter)[1:] if value)
 
 
-def _read_block(context: _Context, block: Block) -> tuple[int, pa.Table, pa.Table, list[Reject]]:
-    """Convert one block: its number of lines, jobs, steps, and the rejects of what does not fit."""
+def _read_block(context: _Context, block: Block) -> _Block:
+    """Convert one block: its jobs, steps, rejects and lines (read and skipped)."""
     _check_utf8(context.source, block)
     parsed, odd = _split(context, block)
-    extra, rejects = _odd_rows(context, block, odd)
+    extra, rejects, skipped = _odd_rows(context, block, odd)
     rows = _merged(parsed, extra)
     columns = {role: (p, name, rows.columns[role]) for role, (p, name) in context.roles.items()}
     out, checks = _Converter(columns, context.zone).run()
-    keep, bad_values = _reject_values(context.layout, block, checks, rows.lines)
+    keep, bad_values, blank = _reject_values(context.layout, block, checks, rows.lines)
     if not keep.all():
         out = {name: array.filter(pa.array(keep)) for name, array in out.items()}
     jobs, steps = _tables(context, out)
-    return block.size, jobs, steps, rejects + bad_values
+    return _Block(block.size, skipped + blank, jobs, steps, rejects + bad_values)
 
 
 def _check_utf8(source: str, block: Block) -> None:
@@ -417,16 +433,19 @@ def _array(column: pa.ChunkedArray) -> pa.Array:
     return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
 
 
-def _odd_rows(context: _Context, block: Block, odd: list[int]) -> tuple[_Rows, list[Reject]]:
-    """Split in Python the lines the CSV parser could not: rows, rejects, or nothing if blank."""
+def _odd_rows(context: _Context, block: Block, odd: list[int]) -> tuple[_Rows, list[Reject], int]:
+    """Split in Python the lines the CSV parser could not: rows, rejects, and the number of
+    lines skipped (blank, or the header)."""
     layout = context.layout
     n = len(layout.names)
     rows: list[list[str]] = []
     lines: list[int] = []
     rejects: list[Reject] = []
+    skipped = 0
     for index in odd:
         text = block.texts[index]
         if _skipped(block, index):
+            skipped += 1
             continue
         parts = text.split(layout.delimiter)
         if text == layout.header:
@@ -440,7 +459,7 @@ def _odd_rows(context: _Context, block: Block, odd: list[int]) -> tuple[_Rows, l
         else:
             reason = f"wrong field count: {len(parts)} fields, expected {n}"
         rejects.append((index, None, reason, text))
-    return _rows(context, rows, lines), rejects
+    return _rows(context, rows, lines), rejects, skipped
 
 
 def _skipped(block: Block, index: int) -> bool:
@@ -472,19 +491,22 @@ def _merged(parsed: _Rows, extra: _Rows) -> _Rows:
 
 def _reject_values(
     layout: _Layout, block: Block, checks: list[_Check], lines: np.ndarray
-) -> tuple[np.ndarray, list[Reject]]:
-    """Reject each row at its first bad field (in file order); the mask of rows kept.
+) -> tuple[np.ndarray, list[Reject], int]:
+    """Reject each row at its first bad field (in file order); the mask of rows kept, and the
+    number of lines skipped.
 
     Blank lines and the header line come out of the CSV parser as rows with a bad JobID:
-    they are dropped without a reject, and a repeated header is rejected as such.
+    they are skipped without a reject, and a repeated header is rejected as such.
     """
     rejected = np.zeros(len(lines), dtype=bool)
     rejects: list[Reject] = []
+    skipped = 0
     for check in sorted(checks, key=lambda c: c.position):
         bad = check.bad.to_numpy(zero_copy_only=False) & ~rejected
         for i in np.flatnonzero(bad):
             index = int(lines[i])
             if _skipped(block, index):
+                skipped += 1
                 continue
             text = block.texts[index]
             value = check.values[i].as_py()
@@ -497,7 +519,7 @@ def _reject_values(
                 reason = f"{check.reason}: {value!r}"
             rejects.append((index, field, reason, text))
         rejected |= bad
-    return ~rejected, rejects
+    return ~rejected, rejects, skipped
 
 
 def _tables(context: _Context, out: dict[str, pa.Array]) -> tuple[pa.Table, pa.Table]:

@@ -24,8 +24,8 @@ from gpurel.sources.base import ReadOptions, ReadResult, RejectSink, read_text
 from gpurel.sources.event_rows import (
     BadValue,
     Event,
+    TextLines,
     first_line,
-    numbered_lines,
     parse_time,
     read_result,
     zone,
@@ -45,7 +45,8 @@ def sniff(head: str) -> bool:
 
 def read(path: Path, options: ReadOptions) -> ReadResult:
     """node_events for every node with a reason."""
-    lines = numbered_lines(read_text(path))
+    counted = TextLines(read_text(path))
+    lines = iter(counted)
     header = next(lines, None)
     columns = _header(header[1]) if header else []
     if not _recognised(columns):
@@ -63,10 +64,13 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
             nodes = record.get("NODELIST") or record.get("HOSTNAMES") or ""
             reason = node_reason(taxonomy, record["REASON"].strip(), record.get("STATE", ""))
             names = node_names(nodes.strip(), "NODELIST")
-            events.extend(reason.event(options.cluster, name, when, None) for name in names)
         except BadValue as exc:
             sink.add(number, exc.field, exc.reason, line)
-    return read_result(FORMAT, events, sink)
+            continue
+        events.extend(reason.event(options.cluster, name, when, None) for name in names)
+        counted.expand(len(names))
+    counted.skip()  # the header
+    return read_result(FORMAT, events, sink, counted)
 
 
 def _recognised(names: list[str]) -> bool:

@@ -40,9 +40,9 @@ from gpurel.sources.base import ReadOptions, ReadResult, RejectSink, read_text
 from gpurel.sources.event_rows import (
     BadValue,
     Event,
+    TextLines,
     classify,
     first_line,
-    numbered_lines,
     optional_time,
     parse_time,
     read_result,
@@ -156,7 +156,8 @@ def sniff(head: str) -> bool:
 
 def read(path: Path, options: ReadOptions) -> ReadResult:
     """node_events for every node event; cluster events go to the rejects."""
-    lines = numbered_lines(read_text(path))
+    counted = TextLines(read_text(path))
+    lines = iter(counted)
     header = next(lines, None)
     delimiter = options.delimiter or "|"
     if header is None or "start" not in (columns := _columns(header[1], delimiter)):
@@ -169,10 +170,14 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
     for number, line in lines:
         try:
             parts = split_fields(line, delimiter, len(columns), free, trailing)
-            events.extend(_events(dict(zip(columns, parts, strict=True)), options, tz, taxonomy))
+            found = _events(dict(zip(columns, parts, strict=True)), options, tz, taxonomy)
         except BadValue as exc:
             sink.add(number, exc.field, exc.reason, line)
-    return read_result(FORMAT, events, sink)
+            continue
+        events.extend(found)
+        counted.expand(len(found))
+    counted.skip()  # the header
+    return read_result(FORMAT, events, sink, counted)
 
 
 def _columns(header: str, delimiter: str) -> list[str]:

@@ -46,7 +46,15 @@ import pyarrow.csv as pacsv
 from gpurel import schema
 from gpurel.errors import InputError
 from gpurel.sources.base import ReadOptions, ReadResult, RejectSink, read_bytes
-from gpurel.sources.event_rows import BadValue, Event, first_line, localize, read_result, zone
+from gpurel.sources.event_rows import (
+    BadValue,
+    Event,
+    LineCount,
+    first_line,
+    localize,
+    read_result,
+    zone,
+)
 
 FORMAT = "titan-gpus"
 SOURCE = "trace:titan"
@@ -76,6 +84,9 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
     sink = RejectSink(str(path))
     data = read_bytes(path)
     lines = _row_lines(data)
+    physical = data.count(b"\n") + (not data.endswith(b"\n"))
+    # skipped: blank lines, the header, and stints that ended without a failure (inventory)
+    count = LineCount(total=physical, skipped=physical - len(lines) + 1)
     invalid: list[tuple[int, str]] = []
     table = _table(path, data, invalid)
     for number, text in invalid:
@@ -95,9 +106,11 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
             sink.add(line, exc.field, exc.reason, ",".join(row[name] for name in COLUMNS))
             continue
         stints.append(stint)
-        if event is not None:
+        if event is None:
+            count.skip()
+        else:
             events.append(event)
-    return read_result(FORMAT, events, sink, _inventory(stints, options))
+    return read_result(FORMAT, events, sink, count, _inventory(stints, options))
 
 
 def _row_lines(data: bytes) -> list[int]:
