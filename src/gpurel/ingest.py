@@ -108,6 +108,7 @@ class FileOutcome:
     merged: int = 0
     rejected: int = 0
     derived: frozenset[str] = frozenset()
+    notes: list[str] = field(default_factory=list)
     error: str | None = None
 
     @property
@@ -149,6 +150,7 @@ def ingest_file(
             outcome.skipped += part.skipped
             outcome.expanded += part.expanded
             outcome.derived |= part.derived
+            outcome.notes += [n for n in part.notes if n not in outcome.notes]
     except GpurelError as exc:
         stored = sum(outcome.rows.values()) + outcome.rejected
         outcome.error = str(exc) + (

@@ -56,6 +56,20 @@ def ingest(
     trace_start: Annotated[
         str | None, typer.Option(help="Wallclock of day 0 for traces with relative times (ISO).")
     ] = None,
+    year: Annotated[
+        int | None,
+        typer.Option(
+            min=1970, max=9999, help="Year of syslog dates, which print none (default: the file's)."
+        ),
+    ] = None,
+    field_map: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            help="FIELD=COLUMN: read a field (time, node, check, result, message, ...) from "
+            "a column of another name; repeatable.",
+        ),
+    ] = None,
     gpus_per_node: Annotated[int, typer.Option(help="GPUs per node in inventories.")] = 8,
     taxonomy: TaxonomyOption = None,
     warehouse: WarehouseOption = None,
@@ -77,6 +91,8 @@ def ingest(
         inventory_nodes=nodes,
         inventory_days=days,
         trace_start=iso_time(trace_start, "--trace-start"),
+        year=year,
+        field_map=_field_map(field_map or []),
         gpus_per_node=gpus_per_node,
         taxonomy=classes,
     )
@@ -93,6 +109,8 @@ def ingest(
             bar.advance(task)
             if not outcome.ok:
                 err_console.print("[bold red]error:[/]", escape(outcome.error or ""))
+            for note in outcome.notes:
+                err_console.print("[bold]note:[/]", escape(f"{path}: {note}"))
     if as_json:
         print(json.dumps({"files": [_outcome_json(o) for o in outcomes]}, indent=2))
     else:
@@ -100,6 +118,17 @@ def ingest(
     failed = sum(not o.ok for o in outcomes)
     if failed:
         raise fail(f"{failed} of {len(files)} files could not be read", code=2)
+
+
+def _field_map(pairs: list[str]) -> tuple[tuple[str, str], ...]:
+    """``--map time=ts_utc`` → (("time", "ts_utc"),), or a clean exit naming the option."""
+    found = []
+    for pair in pairs:
+        field, sep, column = pair.partition("=")
+        if not sep or not field.strip() or not column.strip():
+            raise fail(f"--map: expected FIELD=COLUMN, got {pair!r}", code=2)
+        found.append((field.strip().lower(), column.strip()))
+    return tuple(found)
 
 
 def _summary(outcomes: list[FileOutcome]) -> Table:
@@ -124,4 +153,5 @@ def _outcome_json(outcome: FileOutcome) -> dict[str, object]:
     if not outcome.ok:
         return found | {"error": outcome.error}
     found |= {name: getattr(outcome, name) for name in ACCOUNTING}
-    return found | {"expanded": outcome.expanded, "tables": outcome.rows}
+    extra = {"expanded": outcome.expanded, "tables": outcome.rows, "notes": outcome.notes}
+    return found | extra

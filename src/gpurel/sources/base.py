@@ -23,6 +23,8 @@ class ReadOptions:
     inventory_nodes: int | None = None  # traces whose fault-free nodes are absent from the file
     inventory_days: float | None = None
     trace_start: datetime | None = None  # wallclock of day 0 for traces with relative times
+    year: int | None = None  # the year of syslog dates, which print none
+    field_map: tuple[tuple[str, str], ...] = ()  # (canonical field, the input's column name)
     gpus_per_node: int = 8
     taxonomy: taxonomy.Taxonomy = field(default_factory=taxonomy.default)
 
@@ -69,6 +71,7 @@ class ReadResult:
     skipped: int = 0
     expanded: int = 0
     derived: frozenset[str] = frozenset()
+    notes: tuple[str, ...] = ()  # what a person should know of how the input was read
 
     def rows(self, name: str) -> int:
         """Rows read into canonical table ``name``."""
@@ -97,6 +100,7 @@ def combined(format: str, results: Iterable[ReadResult]) -> ReadResult:
     rejects = [schema.empty("rejects")]
     lines = skipped = expanded = 0
     derived: frozenset[str] = frozenset()
+    notes: tuple[str, ...] = ()
     for result in results:
         for name, table in result.tables.items():
             tables.setdefault(name, []).append(table)
@@ -104,9 +108,10 @@ def combined(format: str, results: Iterable[ReadResult]) -> ReadResult:
         lines, skipped = lines + result.lines, skipped + result.skipped
         expanded += result.expanded
         derived |= result.derived
+        notes += tuple(n for n in result.notes if n not in notes)
     merged = {name: pa.concat_tables(parts) for name, parts in tables.items()}
     rejected = pa.concat_tables(rejects)
-    return ReadResult(format, merged, rejected, lines, skipped, expanded, derived)
+    return ReadResult(format, merged, rejected, lines, skipped, expanded, derived, notes)
 
 
 @dataclass(frozen=True)
