@@ -233,8 +233,7 @@ class Warehouse:
 
     def write(self, name: str, table: pa.Table) -> int:
         """Upsert rows into canonical table ``name``; returns the number of rows written."""
-        if self.read_only:
-            raise GpurelError(f"cannot write {name!r}: the warehouse is open read-only")
+        self.claim()
         if table.num_rows == 0:
             return 0
         rows = schema.conform(name, table)
@@ -242,13 +241,19 @@ class Warehouse:
         if self.parquet is None:
             self._upsert(name, rows)
         else:
-            if self._lock is None:
-                self._lock = parquet_store.WriterLock.acquire(self.parquet)
             parquet_store.upsert(self.parquet, name, rows, KEY)
             self._register(name)
         if name == "jobs":
             self._keep.pop(NUMBERED_JOBS, None)
         return rows.num_rows
+
+    def claim(self) -> None:
+        """Take the writer lock now (a DuckDB file holds it from its opening; a Parquet
+        directory otherwise from the first write), or a GpurelError naming its holder."""
+        if self.read_only:
+            raise GpurelError("cannot write: the warehouse is open read-only")
+        if self.parquet is not None and self._lock is None:
+            self._lock = parquet_store.WriterLock.acquire(self.parquet)
 
     def _upsert(self, name: str, rows: pa.Table) -> None:
         if self.con.name == "duckdb":

@@ -82,28 +82,34 @@ NO_WAREHOUSE_EXIT = 2  # a read command pointed at a warehouse that does not exi
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print an error for people (``message`` as plain text, never markup) and return the
-    Exit to raise."""
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    """Print an error for people and return the Exit to raise.
+
+    ``message`` is plain text, never markup; it stays one line (the terminal wraps it).
+    """
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
 @contextmanager
 def open_warehouse(
-    path: Path | str | None, engine: str | None = None, *, write: bool = True
+    path: Path | str | None, engine: str | None = None, *, write: bool | None = None
 ) -> Iterator[Warehouse]:
     """Open the warehouse for one command, turning gpurel errors into a clean exit.
 
-    Commands that only read pass ``write=False``: the warehouse must exist, and any number
-    of them can read it together.
+    ``write=False``: a command that only reads; the warehouse must exist (else exit 2), and
+    any number of readers share it. ``write=True``: a command that stores; it takes the
+    writer lock at once, so a second writer stops before reading its input. ``None`` opens
+    for writing and locks a Parquet directory at the first write.
     """
     try:
-        warehouse = Warehouse.open(path, engine, read_only=not write)
+        warehouse = Warehouse.open(path, engine, read_only=write is False)
     except NoWarehouse as exc:
         raise fail(str(exc), code=NO_WAREHOUSE_EXIT) from exc
     except GpurelError as exc:
         raise fail(str(exc)) from exc
     try:
+        if write:
+            warehouse.claim()
         yield warehouse
     except GpurelError as exc:
         raise fail(str(exc)) from exc
