@@ -24,25 +24,40 @@ from gpurel.collect import state
 from gpurel.collect.collector import Window, collect_slurm
 from gpurel.collect.retry import Backoff, CommandFailed, GaveUp
 from gpurel.collect.slurm import DELIMITER, SACCT_FIELDS, SlurmClient, local_cluster
+from gpurel.errors import GpurelError
 from gpurel.warehouse import Warehouse
 
 FAKE = r"""
-import json, os, sys
+import json, os, signal, sys, time
 data = os.environ["FAKE_SLURM_DIR"]
 prog = os.path.basename(sys.argv[0])
 args = sys.argv[1:]
 with open(os.path.join(data, "calls.jsonl"), "a") as log:
     log.write(json.dumps({"prog": prog, "args": args, "tz": os.environ.get("TZ")}) + "\n")
-fail_path = os.path.join(data, "fail.json")
-if os.path.exists(fail_path):
-    with open(fail_path) as handle:
-        fail = json.load(handle)
-    if fail["times"] and (not fail["match"] or any(fail["match"] in a for a in args)):
-        fail["times"] -= 1
-        with open(fail_path, "w") as handle:
-            json.dump(fail, handle)
-        sys.stderr.write(fail["stderr"] + "\n")
-        sys.exit(fail["code"])
+
+def fault(name):
+    # the fault of file ``name`` if it applies to this call, counted; else None
+    path = os.path.join(data, name)
+    if not os.path.exists(path):
+        return None
+    with open(path) as handle:
+        spec = json.load(handle)
+    if not spec["times"] or spec.get("prog", prog) != prog:
+        return None
+    if spec["match"] and not any(spec["match"] in a for a in args):
+        return None
+    spec["times"] -= 1
+    with open(path, "w") as handle:
+        json.dump(spec, handle)
+    return spec
+
+fail = fault("fail.json")
+if fail:
+    sys.stderr.write(fail["stderr"] + "\n")
+    sys.exit(fail["code"])
+damage = fault("damage.json") or {"kind": None}
+if damage["kind"] == "hang":
+    time.sleep(3600)
 
 def option(prefix):
     return next(a[len(prefix):] for a in args if a.startswith(prefix))
@@ -54,26 +69,39 @@ def load(name):
 def active(row, start, end):
     return row["from"] <= end and (row["to"] == "Unknown" or row["to"] >= start)
 
+lines, delimiter = [], "|"
 if prog == "scontrol":
-    print("Configuration data as of 2024-05-01T10:00:00\nClusterName             = fake")
+    lines = ["Configuration data as of 2024-05-01T10:00:00", "ClusterName             = fake"]
 elif prog == "sacct" and "--helpformat" in args:
-    print(" ".join(load("helpformat.json")))
+    lines = [" ".join(load("helpformat.json"))]
 elif prog == "sacct":
     fields, delimiter = option("--format=").split(","), option("--delimiter=")
     start, end = option("--starttime="), option("--endtime=")
-    print(delimiter.join(fields))
+    lines = [delimiter.join(fields)]
     for job in load("jobs.json"):
         if active(job, start, end):
-            print(delimiter.join(job.get(f, "") for f in fields))
+            lines.append(delimiter.join(job.get(f, "") for f in fields))
 elif prog == "sacctmgr" and "configuration" in args:
-    print("PrivateData = none\n\nSlurmDBD configuration:\nPrivateData = none")
+    lines = ["PrivateData = none", "", "SlurmDBD configuration:", "PrivateData = none"]
 elif prog == "sacctmgr":
     start, end = option("Start="), option("End=")
-    print("Cluster|NodeName|TimeStart|TimeEnd|State|Reason|User")
+    lines = ["Cluster|NodeName|TimeStart|TimeEnd|State|Reason|User"]
     for event in load("events.json"):
         if active(event, start, end):
-            print("|".join([event["cluster"], event["node"], event["from"], event["to"],
-                            event["state"], event["reason"], "root(0)"]))
+            lines.append("|".join([event["cluster"], event["node"], event["from"], event["to"],
+                                   event["state"], event["reason"], "root(0)"]))
+if damage["kind"] == "fields":  # the last line loses its last field
+    lines[-1] = lines[-1].rsplit(delimiter, 1)[0]
+text = "".join(line + "\n" for line in lines)
+if damage["kind"] == "cut":  # the output stops in the middle of a line
+    cut = len(text) // 2
+    text = text[: cut - 1 if text[cut - 1] == "\n" else cut]
+sys.stdout.write(text)
+sys.stdout.flush()
+if damage["kind"] == "exit":  # after a complete answer, without a word on stderr
+    if damage["code"] < 0:
+        os.kill(os.getpid(), -damage["code"])
+    sys.exit(damage["code"])
 """
 
 T0 = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
@@ -150,6 +178,15 @@ class FakeSlurm:
     def fail(self, times: int, stderr: str, match: str | None = None, code: int = 1) -> None:
         spec = {"times": times, "stderr": stderr, "match": match, "code": code}
         (self.data / "fail.json").write_text(json.dumps(spec))
+
+    def damage(
+        self, kind: str, times: int, prog: str, match: str | None = None, code: int = 0
+    ) -> None:
+        """Answer ``times`` calls of ``prog`` (-1: all) whose arguments hold ``match`` badly:
+        ``cut`` mid-line, ``fields`` (a field short), ``exit`` with ``code`` (negative: killed by
+        that signal) after a complete answer, or ``hang``."""
+        spec = {"kind": kind, "times": times, "prog": prog, "match": match, "code": code}
+        (self.data / "damage.json").write_text(json.dumps(spec))
 
     def calls(self) -> list[dict[str, Any]]:
         path = self.data / "calls.jsonl"
@@ -313,6 +350,106 @@ def test_cluster_name_from_scontrol(fake: FakeSlurm) -> None:
     assert local_cluster() == "fake"
 
 
+# --- incomplete answers, short windows, hanging clients -----------------------------------------
+
+WINDOW_2 = {"sacct": "--starttime=2024-05-01T11:00:00", "sacctmgr": "Start=2024-05-01T11:00:00"}
+
+
+def clean_contents(fake: FakeSlurm) -> dict[str, list[str]]:
+    """The warehouse a clean run stores, without its calls in the log."""
+    clean = Warehouse.in_memory()
+    collect_slurm(clean, client(), window())
+    (fake.data / "calls.jsonl").unlink()
+    return contents(clean)
+
+
+def asked(fake: FakeSlurm, prog: str) -> list[str]:
+    """The -S (sacct) or Start= (sacctmgr) values of the window queries of ``prog``, in order."""
+    marker = "--starttime=" if prog == "sacct" else "Start="
+    return [
+        next(a for a in call["args"] if a.startswith(marker))[len(marker) :]
+        for call in fake.calls()
+        if call["prog"] == prog and any(a.startswith(marker) for a in call["args"])
+    ]
+
+
+@pytest.mark.parametrize("prog", ["sacct", "sacctmgr"])
+@pytest.mark.parametrize(
+    ("kind", "code", "said"),
+    [
+        ("cut", 0, "output stops in the middle of a line"),
+        ("fields", 0, "fields, expected"),
+        ("exit", 1, "exit status 1"),
+        ("exit", -15, "killed by signal 15"),
+    ],
+)
+def test_an_incomplete_answer_is_retried_not_stored(
+    fake: FakeSlurm, prog: str, kind: str, code: int, said: str
+) -> None:
+    clean = clean_contents(fake)
+    fake.damage(kind, 1, prog, WINDOW_2[prog], code)
+    told: list[str] = []
+    retrying = SlurmClient(
+        "fake", Backoff(retries=1, first_s=0.01), lambda e, d: told.append(str(e))
+    )
+    warehouse = Warehouse.in_memory()
+    collect_slurm(warehouse, retrying, window())
+    assert len(told) == 1 and said in told[0]
+    assert asked(fake, prog).count("2024-05-01T11:00:00") == 2
+    assert contents(warehouse) == clean
+
+
+def test_a_cut_answer_commits_nothing_and_a_rerun_after_the_fix_stores_every_row(
+    fake: FakeSlurm,
+) -> None:
+    clean = clean_contents(fake)
+    fake.damage("cut", -1, "sacct", WINDOW_2["sacct"])
+    warehouse = Warehouse.in_memory()
+    with pytest.raises(GaveUp, match="incomplete answer: output stops in the middle of a line"):
+        collect_slurm(warehouse, client(retries=2), window())
+    assert state.resume_time(warehouse, state.slurm_stream("fake")) == T0 + timedelta(hours=1)
+    (fake.data / "damage.json").unlink()
+    collect_slurm(warehouse, client(), window(since=None))
+    assert contents(warehouse) == clean
+
+
+def test_a_window_stored_short_is_refilled_by_a_rerun(fake: FakeSlurm) -> None:
+    clean = clean_contents(fake)
+    warehouse = Warehouse.in_memory()
+    collect_slurm(warehouse, client(), window())
+    warehouse.con.raw_sql("DELETE FROM jobs WHERE job_id = '1'")  # rows lost after the run
+    warehouse.con.raw_sql("DELETE FROM node_events")
+    (fake.data / "calls.jsonl").unlink()
+    done = collect_slurm(warehouse, client(), window(since=None))
+    assert fake.windows() == ["2024-05-01T10:00:00", "2024-05-01T11:00:00", "2024-05-01T12:00:00"]
+    assert [None if d.refill is None else d.refill.held for d in done] == [
+        {"jobs": (1, 2)},
+        {"node_events": (0, 1)},
+        {"node_events": (0, 1)},  # in the overlap: asked again anyway
+    ]
+    assert contents(warehouse) == clean
+    (fake.data / "calls.jsonl").unlink()
+    assert [d.refill for d in collect_slurm(warehouse, client(), window(since=None))] == [None]
+
+
+def test_a_window_the_warehouse_does_not_hold_in_full_is_not_committed(
+    fake: FakeSlurm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warehouse = Warehouse.in_memory()
+    write = warehouse.write
+    monkeypatch.setattr(warehouse, "write", lambda name, rows: write(name, rows.slice(0, 1)))
+    with pytest.raises(GpurelError, match="the warehouse holds jobs 1 of 2 rows of the window"):
+        collect_slurm(warehouse, client(), window())
+    assert state.resume_time(warehouse, state.slurm_stream("fake")) is None
+
+
+def test_a_hanging_sacct_is_stopped_after_the_timeout(fake: FakeSlurm) -> None:
+    fake.damage("hang", 1, "sacct", "--starttime")
+    hurried = SlurmClient("fake", Backoff(retries=0), timeout_s=1)
+    with pytest.raises(GaveUp, match="no answer in 1 s"):
+        collect_slurm(Warehouse.in_memory(), hurried, window())
+
+
 # --- the command ---------------------------------------------------------------------------------
 
 
@@ -363,8 +500,8 @@ def test_command_fails_clearly_when_slurmdbd_is_unreachable(
     )
     text = " ".join(result.output.split())
     assert result.exit_code == UNREACHABLE_EXIT
-    assert "slurmdbd not answering" in text
-    assert "slurmdbd unreachable, giving up: sacctmgr show configuration failed 2 times" in text
+    assert "no complete answer" in text
+    assert "giving up: sacctmgr show configuration failed 2 times" in text
     assert "Connection refused" in text and "run again to resume" in text
 
 
@@ -390,3 +527,44 @@ def test_command_reads_health_logs(fake: FakeSlurm, tmp_path: Path) -> None:
     sources = warehouse.table("node_events").source.to_pyarrow().to_pylist()
     warehouse.close()
     assert sorted(sources) == ["gcm", "slurm_event"]
+
+
+@pytest.mark.parametrize(
+    ("prog", "match", "args", "code", "said"),
+    [
+        ("sacct", "--starttime", ["--cluster", "fake"], UNREACHABLE_EXIT, "sacct --allusers"),
+        ("sacctmgr", None, ["--cluster", "fake"], UNREACHABLE_EXIT, "sacctmgr show configuration"),
+        ("scontrol", None, [], 1, "scontrol show config"),
+    ],
+)
+def test_command_stops_a_hanging_slurm_client_after_sacct_timeout(
+    fake: FakeSlurm,
+    tmp_path: Path,
+    prog: str,
+    match: str | None,
+    args: list[str],
+    code: int,
+    said: str,
+) -> None:
+    fake.damage("hang", 1, prog, match)
+    result = run(
+        tmp_path / "w.duckdb",
+        "--since",
+        "2024-05-01T10:00:00Z",
+        "--retries",
+        "0",
+        "--sacct-timeout",
+        "1s",
+        *args,
+    )
+    text = " ".join(result.output.split())
+    assert result.exit_code == code, text
+    assert said in text and "no answer in 1 s" in text
+
+
+def test_command_refuses_a_bad_sacct_timeout(fake: FakeSlurm, tmp_path: Path) -> None:
+    result = run(
+        tmp_path / "w.duckdb", "--since", "2024-05-01T10:00:00Z", "--sacct-timeout", "soon"
+    )
+    assert result.exit_code == 1
+    assert "--sacct-timeout: not a duration: 'soon'" in " ".join(result.output.split())

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from gpurel import taxonomy as taxonomy_data
 from gpurel.cli.common import (
@@ -31,7 +32,7 @@ from gpurel.sources.event_rows import localize, zone
 from gpurel.units import parse_duration
 from gpurel.warehouse import Warehouse
 
-UNREACHABLE_EXIT = 3  # slurmdbd did not answer within the retry budget
+UNREACHABLE_EXIT = 3  # Slurm gave no complete answer within the retry budget
 LOGS_EXIT = 2  # Slurm collected, but some log could not be read
 
 app = typer.Typer(help="Keep the warehouse current from a live cluster (safe to rerun).")
@@ -67,24 +68,29 @@ def _moment(text: str, tz: str | None, option: str) -> datetime:
 
 def _print_chunk(done: ChunkDone) -> None:
     rows = ", ".join(f"{name} {count}" for name, count in done.rows.items() if count)
+    verb = "stored" if done.refill is None else f"refilled (it held {done.refill})"
     err_console.print(
-        f"stored {done.chunk.label}: {rows or 'nothing'}", highlight=False, soft_wrap=True
+        f"{verb} {done.chunk.label}: {rows or 'nothing'}", highlight=False, soft_wrap=True
     )
 
 
 def _print_log(outcome: LogDone) -> None:
     if outcome.error:
-        err_console.print(f"[bold red]error:[/] {outcome.error}", highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[bold red]error:[/] {escape(outcome.error)}", highlight=False, soft_wrap=True
+        )
         return
     rows = ", ".join(f"{name} {count}" for name, count in outcome.rows.items() if count)
     err_console.print(
-        f"read {outcome.path}: {rows or 'nothing new'}", highlight=False, soft_wrap=True
+        f"read {escape(str(outcome.path))}: {rows or 'nothing new'}",
+        highlight=False,
+        soft_wrap=True,
     )
 
 
 def _print_retry(error: CommandFailed, delay: float) -> None:
     err_console.print(
-        f"[yellow]slurmdbd not answering[/] ({error}); retrying in {delay:g} s",
+        f"[yellow]no complete answer[/] ({escape(str(error))}); retrying in {delay:g} s",
         highlight=False,
         soft_wrap=True,
     )
@@ -93,16 +99,19 @@ def _print_retry(error: CommandFailed, delay: float) -> None:
 def _collect_slurm(
     store: Warehouse, client: SlurmClient, window: Window, options: ReadOptions
 ) -> list[ChunkDone]:
-    """Warn if accounting is partly hidden, then collect; a clean exit 3 if slurmdbd is away."""
+    """Warn if accounting is partly hidden, then collect; a clean exit 3 if Slurm gives no
+    complete answer within the retry budget."""
     try:
         warning = privacy_warning(client.ask)
         if warning:
-            err_console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+            err_console.print(
+                f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True
+            )
         return collect_slurm(store, client, window, options, on_chunk=_print_chunk)
     except GaveUp as exc:
         raise fail(
-            f"slurmdbd unreachable, giving up: {exc}. Windows stored so far are kept; "
-            "run again to resume.",
+            f"no complete answer from Slurm, giving up: {exc}. Windows stored so far are "
+            "kept; run again to resume.",
             code=UNREACHABLE_EXIT,
         ) from exc
 
@@ -148,6 +157,12 @@ def slurm(
     backoff: Annotated[
         str, typer.Option(help="First wait before retrying; doubled each time.")
     ] = "5s",
+    sacct_timeout: Annotated[
+        str,
+        typer.Option(
+            help="Stop a sacct, sacctmgr or scontrol call after this long (90s, 2m) and retry."
+        ),
+    ] = "120s",
     taxonomy: TaxonomyOption = None,
     warehouse: WarehouseOption = None,
     engine: EngineOption = None,
@@ -161,14 +176,15 @@ def slurm(
         overlap_s=_whole_seconds(overlap, "--overlap"),
     )
     policy = Backoff(retries=retries, first_s=seconds(backoff, "--backoff"))
+    timeout_s = _whole_seconds(sacct_timeout, "--sacct-timeout")
     logs = [(p, "auto") for p in health_log or []]
     logs += [(p, kernel_xid.FORMAT) for p in kernel_log or []]
     try:
-        name = cluster or local_cluster()
+        name = cluster or local_cluster(timeout_s)
         options = ReadOptions(cluster=name, tz=tz, taxonomy=taxonomy_data.load(taxonomy))
     except GpurelError as exc:
         raise fail(str(exc)) from exc
-    client = SlurmClient(name, policy, on_retry=_print_retry)
+    client = SlurmClient(name, policy, on_retry=_print_retry, timeout_s=timeout_s)
     with open_warehouse(warehouse, engine) as store:
         outcomes = collect_logs(store, logs, options)
         for outcome in outcomes:
@@ -176,7 +192,7 @@ def slurm(
         done = _collect_slurm(store, client, window, options)
     until_text = f"{window.until:%Y-%m-%d %H:%M:%S} UTC"
     windows = f"{len(done)} window{'' if len(done) == 1 else 's'}"
-    console.print(f"cluster {name}: {windows} collected up to {until_text}")
+    console.print(f"cluster {escape(name)}: {windows} collected up to {until_text}")
     failed = sum(1 for outcome in outcomes if outcome.error)
     if failed:
         raise fail(f"{failed} of {len(logs)} logs could not be read", code=LOGS_EXIT)

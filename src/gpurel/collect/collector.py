@@ -1,8 +1,10 @@
 """One collection run: the logs' new lines, and Slurm accounting window by window.
 
 For each window on the grid (``chunks``) from the resume point (less ``overlap``; ``since``
-when given) to ``until``: ask sacct and sacctmgr (one query each), read their text with
-gpurel's readers, upsert, and only then store the window's end as the resume point. Windows
+when given) to ``until``, and each earlier window whose stored rows now fall short of its
+answer (``ledger``): ask sacct and sacctmgr (one query each; ``slurm`` accepts complete answers
+only), read their text with gpurel's readers, upsert, check that the warehouse holds every
+row of the answer, and only then record the window and store its end as the resume point. Windows
 overlap at their edges and jobs that ran across several windows are listed by each: the
 upsert by natural key keeps one row per job attempt, so nothing is stored twice; rows of
 jobs still waiting to start are left out, as their start would change their key (they are
@@ -18,7 +20,7 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 
-from gpurel.collect import chunks, state
+from gpurel.collect import chunks, ledger, state
 from gpurel.collect.load import read_as, store
 from gpurel.collect.slurm import DELIMITER, SlurmClient
 from gpurel.collect.tail import collect_log
@@ -40,10 +42,12 @@ class Window:
 
 @dataclass(frozen=True)
 class ChunkDone:
-    """One window stored: its rows per table."""
+    """One window stored: its rows per table; ``refill`` when it was collected again because
+    its stored rows had fallen short."""
 
     chunk: chunks.Chunk
     rows: dict[str, int]
+    refill: ledger.Short | None = None
 
 
 @dataclass
@@ -81,15 +85,18 @@ def _started(result: ReadResult) -> ReadResult:
 def collect_chunk(
     warehouse: Warehouse, client: SlurmClient, chunk: chunks.Chunk, options: ReadOptions
 ) -> ChunkDone:
-    """Query one window, store its rows, then its end as the resume point."""
+    """Query one window, store its rows, check that the warehouse holds them, then record the
+    window and store its end as the resume point."""
     jobs_text = client.jobs(chunk)
     events_text = client.events(chunk)
-    jobs = read_as(
-        jobs_text.encode(),
-        sacct_text.FORMAT,
-        replace(options, delimiter=DELIMITER),
-        name="sacct.txt",
-        label=f"sacct {client.cluster} {chunk.label}",
+    jobs = _started(
+        read_as(
+            jobs_text.encode(),
+            sacct_text.FORMAT,
+            replace(options, delimiter=DELIMITER),
+            name="sacct.txt",
+            label=f"sacct {client.cluster} {chunk.label}",
+        )
     )
     events = read_as(
         events_text.encode(),
@@ -98,11 +105,34 @@ def collect_chunk(
         name="events.txt",
         label=f"sacctmgr show event {client.cluster} {chunk.label}",
     )
-    rows = store(warehouse, _started(jobs))
+    answered = ledger.answered(warehouse, client.cluster, chunk, jobs.tables | events.tables)
+    rows = store(warehouse, jobs)
     for name, count in store(warehouse, events).items():
         rows[name] = rows.get(name, 0) + count
+    lost = ledger.check(warehouse, client.cluster, chunk, answered)
+    if lost is not None:
+        raise GpurelError(
+            f"{client.cluster} {chunk.label}: after storing its answer, the warehouse holds "
+            f"{lost} rows of the window"
+        )
+    ledger.record(warehouse, client.cluster, chunk, answered)
     state.advance_resume_time(warehouse, state.slurm_stream(client.cluster), chunk.end)
     return ChunkDone(chunk, rows)
+
+
+def _with_refills(
+    planned: list[chunks.Chunk], shorts: list[ledger.Short]
+) -> list[tuple[chunks.Chunk, ledger.Short | None]]:
+    """The planned windows and the short ones, in time order; a planned window that covers a
+    short one (same window on the grid, ending no earlier) refills it."""
+    left = {short.chunk.label: short for short in shorts}
+    todo: list[tuple[chunks.Chunk, ledger.Short | None]] = []
+    for chunk in planned:
+        short = left.get(chunk.label)
+        covers = short is not None and short.chunk.end <= chunk.end
+        todo.append((chunk, left.pop(chunk.label) if covers else None))
+    todo += [(short.chunk, short) for short in left.values()]
+    return sorted(todo, key=lambda item: (item[0].start, item[0].end))
 
 
 def collect_slurm(
@@ -112,14 +142,16 @@ def collect_slurm(
     options: ReadOptions | None = None,
     on_chunk: Callable[[ChunkDone], None] = lambda done: None,
 ) -> list[ChunkDone]:
-    """Collect every window in order; ``on_chunk`` is told as each one is stored.
+    """Collect every window of ``window`` and every short one, in time order; ``on_chunk`` is
+    told as each one is stored.
 
     ``options`` give the taxonomy; the cluster is the client's, and times are UTC.
     """
     options = replace(options or ReadOptions(), cluster=client.cluster, tz="UTC")
+    planned = windows(warehouse, client.cluster, window)
     done = []
-    for chunk in windows(warehouse, client.cluster, window):
-        done.append(collect_chunk(warehouse, client, chunk, options))
+    for chunk, short in _with_refills(planned, ledger.short(warehouse, client.cluster)):
+        done.append(replace(collect_chunk(warehouse, client, chunk, options), refill=short))
         on_chunk(done[-1])
     return done
 

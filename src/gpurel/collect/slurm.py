@@ -12,6 +12,11 @@ Times: every command runs with ``TZ=UTC`` and ``SLURM_TIME_FORMAT=standard``, so
 sacctmgr print UTC (they format times on the client) and read ``-S``/``-E`` in UTC, whatever
 the zone of the controller or of the collector's host.
 
+Answers: a window is stored only from a complete answer. A client that exits nonzero, prints
+nothing, runs past its timeout, or prints output that stops in the middle of a line or has a
+line with the wrong number of fields has failed; each such failure but a lasting error
+message is retried.
+
 Load: one sacct and one sacctmgr query per window, each retried with backoff while slurmdbd
 cannot be reached; read access to accounting is all it needs.
 """
@@ -24,6 +29,7 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 
 from gpurel.collect.chunks import Chunk
 from gpurel.collect.retry import Backoff, CommandFailed, with_retry
@@ -33,7 +39,7 @@ SACCT_FIELDS = (*JOB_FIELDS, "ElapsedRaw", "TimelimitRaw", "ExitCode", "Restarts
 REQUIRED_FIELDS = frozenset({"JobID", "State", "Submit", "Start", "End", "NodeList"})
 EVENT_FIELDS = ("Cluster", "NodeName", "Start", "End", "State", "Reason", "User")
 DELIMITER = "\x1f"
-TIMEOUT_S = 600.0
+TIMEOUT_S = 120.0  # per call of a Slurm client
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
 
 # stderr of a Slurm client that could not reach slurmdbd (or slurmctld), or timed out
@@ -51,8 +57,32 @@ def slurm_env() -> dict[str, str]:
     return {**os.environ, "TZ": "UTC", "SLURM_TIME_FORMAT": "standard"}
 
 
-def run_command(args: list[str], timeout_s: float = TIMEOUT_S) -> str:
-    """Run a Slurm client; its stdout, or CommandFailed (transient if it may pass)."""
+@dataclass(frozen=True)
+class Layout:
+    """A complete ``--parsable2`` answer: every line ends with a newline and has ``fields``
+    fields split by ``delimiter``; more only if ``wider`` (sacctmgr keeps a ``|`` of a
+    reason)."""
+
+    delimiter: str
+    fields: int
+    wider: bool = False
+
+    def flaw(self, text: str) -> str | None:
+        """What makes ``text`` an incomplete answer, or None."""
+        if not text.endswith("\n"):
+            return "output stops in the middle of a line"
+        for number, line in enumerate(text[:-1].split("\n"), 1):
+            count = line.count(self.delimiter) + 1
+            if count < self.fields or (count > self.fields and not self.wider):
+                return f"line {number} has {count} fields, expected {self.fields}"
+        return None
+
+
+def run_command(args: list[str], timeout_s: float = TIMEOUT_S, layout: Layout | None = None) -> str:
+    """Run a Slurm client; its stdout, or CommandFailed (transient if it may pass).
+
+    With a ``layout``, output that does not match it is a transient failure.
+    """
     command = " ".join(args[:3])
     try:
         done = subprocess.run(
@@ -67,14 +97,25 @@ def run_command(args: list[str], timeout_s: float = TIMEOUT_S) -> str:
     except FileNotFoundError as exc:
         raise CommandFailed(command, f"{args[0]} not found on PATH", transient=False) from exc
     except subprocess.TimeoutExpired as exc:
-        raise CommandFailed(command, f"no answer in {timeout_s:.0f} s", transient=True) from exc
+        raise CommandFailed(command, f"no answer in {timeout_s:g} s", transient=True) from exc
     if done.returncode != 0:
-        detail = _last_line(done.stderr) or f"exit status {done.returncode}"
-        raise CommandFailed(command, detail, transient=bool(_TRANSIENT.search(done.stderr)))
+        detail, transient = _failure(done.returncode, done.stderr)
+        raise CommandFailed(command, detail, transient=transient)
     if not done.stdout.strip():  # sacct and sacctmgr print a header even when nothing matches
         detail = _last_line(done.stderr) or "no output, not even a header"
         raise CommandFailed(command, detail, transient=True)
+    flaw = layout.flaw(done.stdout) if layout else None
+    if flaw:
+        raise CommandFailed(command, f"incomplete answer: {flaw}", transient=True)
     return done.stdout
+
+
+def _failure(status: int, stderr: str) -> tuple[str, bool]:
+    """Why a client failed, and whether trying again may help: a known passing error, a
+    signal (killed, crashed) or a failure without a word may; a stated error does not."""
+    said = _last_line(stderr)
+    detail = said or (f"killed by signal {-status}" if status < 0 else f"exit status {status}")
+    return detail, status < 0 or not said or bool(_TRANSIENT.search(stderr))
 
 
 def _last_line(text: str) -> str:
@@ -88,16 +129,20 @@ def _when(moment: datetime) -> str:
 
 @dataclass
 class SlurmClient:
-    """sacct and sacctmgr for one cluster, retried with ``backoff`` while slurmdbd is away."""
+    """sacct and sacctmgr for one cluster, retried with ``backoff`` while slurmdbd is away;
+    each call is stopped after ``timeout_s``."""
 
     cluster: str
     backoff: Backoff = field(default_factory=Backoff)
     on_retry: Callable[[CommandFailed, float], None] = lambda error, delay: None
+    timeout_s: float = TIMEOUT_S
     _fields: tuple[str, ...] | None = field(default=None, init=False)
 
-    def ask(self, args: list[str]) -> str:
-        """Run a Slurm client command, retrying while slurmdbd is unreachable."""
-        return with_retry(lambda: run_command(args), self.backoff, self.on_retry)
+    def ask(self, args: list[str], layout: Layout | None = None) -> str:
+        """Run a Slurm client command, retrying while slurmdbd is unreachable or the answer
+        does not match ``layout``."""
+        call = partial(run_command, args, self.timeout_s, layout)
+        return with_retry(call, self.backoff, self.on_retry)
 
     def fields(self) -> tuple[str, ...]:
         """gpurel's sacct fields that this sacct knows (asked once per run)."""
@@ -140,16 +185,16 @@ class SlurmClient:
 
     def jobs(self, chunk: Chunk) -> str:
         """sacct's text for ``chunk``, with its header line."""
-        return self.ask(self.sacct_args(chunk))
+        return self.ask(self.sacct_args(chunk), Layout(DELIMITER, len(self.fields())))
 
     def events(self, chunk: Chunk) -> str:
         """sacctmgr's node events for ``chunk``, with their header line."""
-        return self.ask(self.events_args(chunk))
+        return self.ask(self.events_args(chunk), Layout("|", len(EVENT_FIELDS), wider=True))
 
 
-def local_cluster() -> str:
+def local_cluster(timeout_s: float = TIMEOUT_S) -> str:
     """ClusterName of the local Slurm configuration (``scontrol show config``)."""
-    text = run_command(["scontrol", "show", "config"])
+    text = run_command(["scontrol", "show", "config"], timeout_s)
     match = re.search(r"^ClusterName\s*=\s*(\S+)", text, re.MULTILINE)
     if match is None:
         raise CommandFailed(

@@ -50,20 +50,21 @@ def file_stream(path: str) -> str:
     return f"file:{path}"
 
 
-def _ensure(warehouse: Warehouse) -> None:
-    if TABLE not in warehouse.con.list_tables():
-        warehouse.con.create_table(TABLE, schema=ibis.schema(SCHEMA))
+def ensure_table(warehouse: Warehouse, name: str, schema: pa.Schema) -> None:
+    """Create the collector's table ``name`` in the warehouse if it is not there yet."""
+    if name not in warehouse.con.list_tables():
+        warehouse.con.create_table(name, schema=ibis.schema(schema))
 
 
 def _row(warehouse: Warehouse, stream: str) -> dict[str, Any] | None:
-    _ensure(warehouse)
+    ensure_table(warehouse, TABLE, SCHEMA)
     table = warehouse.con.table(TABLE)
     rows = table.filter(table.stream == stream).to_pyarrow().to_pylist()
     return rows[0] if rows else None
 
 
 def _put(warehouse: Warehouse, stream: str, **values: object) -> None:
-    _ensure(warehouse)
+    ensure_table(warehouse, TABLE, SCHEMA)
     row = {name: None for name in SCHEMA.names} | values
     row |= {"stream": stream, "updated": datetime.now(UTC)}
     warehouse.con.upsert(TABLE, pa.Table.from_pylist([row], schema=SCHEMA), on="stream")
