@@ -12,7 +12,9 @@ Our own implementation of Slurm's hostlist syntax:
 
 Duplicates are kept: the lists are multisets. :func:`compress` sorts naturally and merges
 names on their trailing number only (``gpu1-ib`` stays a plain name), which every Slurm
-version reads back.
+version reads back. It takes only names Slurm can have (:func:`slurm_name_problem`): Slurm
+splits hostlists at commas, spaces and tabs and reads brackets as ranges, so no node name
+holds them. :func:`compress_slurm_names` compresses those and returns the others as they are.
 """
 
 from __future__ import annotations
@@ -45,16 +47,45 @@ def expand(hostlist: str | None) -> list[str]:
     return hosts
 
 
+def slurm_name_problem(name: str) -> str | None:
+    """Why no Slurm node can be called ``name``, or None if one can.
+
+    Refused: the empty name and sacct's words for no node, white space, ``,``, ``[`` and
+    ``]`` (hostlist syntax), and unprintable characters (control and format characters,
+    which no configuration line or terminal shows as they are).
+    """
+    if not name:
+        return "empty"
+    if name in EMPTY:
+        return "what sacct prints for no node"
+    if any(c.isspace() for c in name):
+        return "contains white space"
+    if any(c in "[]," for c in name):
+        return "contains ',', '[' or ']'"
+    if not name.isprintable():
+        return "contains an unprintable character"
+    return None
+
+
 def compress(hosts: Iterable[str]) -> str:
     """The shortest-form Slurm hostlist of ``hosts``, naturally sorted (duplicates kept)."""
     names = list(hosts)
     for name in names:
-        if not name or any(c in "[]," or c.isspace() for c in name):
-            raise HostlistError(f"cannot put host name {name!r} in a hostlist")
+        problem = slurm_name_problem(name)
+        if problem is not None:
+            raise HostlistError(f"cannot put host name {name!r} in a hostlist: {problem}")
     parts: list[str] = []
     for prefix, numbers in _runs_of_same_prefix(sorted(names, key=natural_key)):
         parts.append(_format_group(prefix, numbers))
     return ",".join(parts)
+
+
+def compress_slurm_names(hosts: Iterable[str]) -> tuple[str, dict[str, str]]:
+    """The hostlist of the names Slurm can have, and the other names as they are (in the
+    order given), each with why it cannot be in a hostlist."""
+    names = list(hosts)
+    problems = {name: why for name in names if (why := slurm_name_problem(name)) is not None}
+    return compress(name for name in names if name not in problems), problems
 
 
 def natural_key(name: str) -> tuple[tuple[str | tuple[int, str], ...], str]:

@@ -241,8 +241,10 @@ def test_flags_rank_and_evidence(found: lemons.Lemons) -> None:
 
 
 def test_exclude_list_and_drain_commands(found: lemons.Lemons) -> None:
-    assert lemons.exclude_lists(found) == {"c1": "n[01,06]"}
-    commands = lemons.drain_commands(found)["c1"]
+    lists = lemons.slurm_lists(found)["c1"]
+    assert (lists.hostlist, lists.exclude_option) == ("n[01,06]", "--exclude='n[01,06]'")
+    assert lists.not_slurm_names == {}
+    commands = lists.drain
     assert commands[1] == (
         "scontrol update nodename=n01 state=drain reason='gpurel: lemon score 1.67: out_count 4>=3'"
     )
@@ -429,11 +431,11 @@ def test_lemons_command_tables_and_exclude_list(cluster_file: Path) -> None:
     assert "40 nodes rated" not in shown.stdout and "20 nodes rated, 2 flagged" in shown.stdout
     assert "absent signals: excl_jobid_count (no job records excluded nodes)" in shown.stdout
     assert "job s3#1 NODE_FAIL gpu_memory, 8 GPUs" in shown.stdout
-    assert "--exclude=n[01,06]" in shown.stdout
+    assert "--exclude='n[01,06]'" in shown.stdout
     listed = _lemons(cluster_file, "--exclude-list")
     assert listed.exit_code == 0, listed.output
     lines = listed.stdout.splitlines()
-    assert lines[1] == "--exclude=n[01,06]"
+    assert lines[1] == "--exclude='n[01,06]'"
     assert [line.split()[2] for line in lines[3:]] == ["nodename=n06", "nodename=n01"]
 
 

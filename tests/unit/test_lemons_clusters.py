@@ -82,9 +82,9 @@ def test_each_cluster_flags_exactly_its_lemon(found: lemons.Lemons) -> None:
 
 
 def test_drain_reasons_cite_the_nodes_own_cluster(found: lemons.Lemons) -> None:
-    commands = lemons.drain_commands(found)
-    assert commands["c1"][0].endswith("out_count 4>=3'")
-    assert commands["c2"][0].endswith("out_count 20>=14.2'")
+    lists = lemons.slurm_lists(found)
+    assert lists["c1"].drain[0].endswith("out_count 4>=3'")
+    assert lists["c2"].drain[0].endswith("out_count 20>=14.2'")
 
 
 def test_one_named_cluster_keeps_its_thresholds(warehouse: Warehouse, found: lemons.Lemons) -> None:

@@ -28,8 +28,12 @@ node-days). Signals, per (cluster, node):
 
 A signal whose input is missing is absent (null on every node), never 0: exclusions when no
 job records ``excluded_nodes``, XIDs when no node event carries an XID code, tickets without a
-ticket file, out_count without node events, the job signals without job accounting.
-``Lemons.available`` says which signals were computed, and why the others were not.
+ticket file, out_count without node events, the job signals without job accounting, and also
+without node events when no NODE_FAIL can be charged to a node: then infrastructure failures
+cannot be told apart from user failures. ``Lemons.available`` says which signals were
+computed, and why the others were not; ``Lemons.warnings`` says what the signals cannot see
+(without node events, the job signals count NODE_FAIL alone) and when no signal at all can be
+computed. A cluster without any signal has its nodes unranked (score and rank null).
 
 Detection (``models.lemon_rule``), one cluster at a time: thresholds from each signal's
 distribution across the cluster's rated nodes (clusters differ in baseline failure rates: a
@@ -128,6 +132,7 @@ class Lemons:
     settings: LemonSettings
     period: metrics.Period
     available: dict[str, str | None]  # signal -> None, or why it is absent
+    warnings: list[str]  # what the signals cannot see, for people
     thresholds: pa.Table  # per cluster and signal: THRESHOLDS' columns
     nodes: pa.Table  # rank, cluster, node, score, fired, signals, flagged, each signal, ...
     evidence_jobs: pa.Table
@@ -163,22 +168,60 @@ def rated_nodes(inputs: Inputs, period: metrics.Period) -> ir.Table:
     return live.select(*NODE_KEY).distinct()
 
 
-def availability(inputs: Inputs) -> dict[str, str | None]:
-    """Per signal: None when its input is there, else why the signal is absent."""
+NO_EVENTS_NO_NODE_FAIL = (
+    "no node events and no NODE_FAIL on a node: infrastructure failures cannot be told apart "
+    "from user failures"
+)
+WARN_NO_EVENTS = (
+    "no node events ingested: infrastructure failures cannot be told apart from user "
+    "failures, so the job failure signals are absent; ingest health checks or Slurm node "
+    "events to rate nodes by their failures"
+)
+WARN_NODE_FAIL_ONLY = (
+    "no node events ingested: the job failure signals count NODE_FAIL alone, as FAILED jobs "
+    "with an infrastructure cause cannot be told apart from user failures"
+)
+WARN_NO_SIGNAL = "no lemon signal can be computed from this input: nodes are not ranked"
+
+
+def _input_counts(inputs: Inputs) -> dict[str, int]:
+    """Jobs, jobs recording exclusions, node events, events with an XID code, and (without
+    node events) the infrastructure failures charged to a node."""
     jobs, events = inputs.jobs, inputs.events
     j = jobs.aggregate(n=jobs.count(), excl=jobs.excluded_nodes.notnull().cast("int64").sum())
     e = events.aggregate(events=events.count(), xid=events.xid.notnull().cast("int64").sum())
-    row = j.cross_join(e).to_pyarrow().to_pylist()[0]
-    no_jobs = None if row["n"] else "no job accounting"
+    row = {k: int(v or 0) for k, v in j.cross_join(e).to_pyarrow().to_pylist()[0].items()}
+    charged = charged_failures(inputs) if row["n"] and not row["events"] else None
+    row["charged"] = 0 if charged is None else int(charged.count().to_pyarrow().as_py())
+    return row
+
+
+def _availability(counts: dict[str, int], has_tickets: bool) -> dict[str, str | None]:
+    """Per signal: None when its input is there, else why the signal is absent."""
+    no_failures = None
+    if not counts["n"]:
+        no_failures = "no job accounting"
+    elif not counts["events"] and not counts["charged"]:
+        no_failures = NO_EVENTS_NO_NODE_FAIL
     return {
-        EXCLUDED: None if row["excl"] else "no job records excluded nodes",
-        XID: None if row["xid"] else "no node event carries an XID code",
-        TICKETS: None if inputs.tickets is not None else "no ticket file given",
-        OUT: None if row["events"] else "no node events",
-        MULTI: no_jobs,
-        SINGLE: no_jobs,
-        RATE: no_jobs,
+        EXCLUDED: None if counts["excl"] else "no job records excluded nodes",
+        XID: None if counts["xid"] else "no node event carries an XID code",
+        TICKETS: None if has_tickets else "no ticket file given",
+        OUT: None if counts["events"] else "no node events",
+        MULTI: no_failures,
+        SINGLE: no_failures,
+        RATE: no_failures,
     }
+
+
+def _warnings(counts: dict[str, int], available: dict[str, str | None]) -> list[str]:
+    """What people must know before reading the signals of this input."""
+    out = []
+    if counts["n"] and not counts["events"]:
+        out.append(WARN_NODE_FAIL_ONLY if counts["charged"] else WARN_NO_EVENTS)
+    if all(why is not None for why in available.values()):
+        out.append(WARN_NO_SIGNAL)
+    return out
 
 
 # --- what the signals count -------------------------------------------------------------------
@@ -287,10 +330,12 @@ def _signal_tables(
 
 
 def signals(
-    inputs: Inputs, period: metrics.Period, settings: LemonSettings
-) -> tuple[pa.Table, dict[str, str | None]]:
-    """Per rated node every signal (null where absent), and each signal's availability."""
-    available = availability(inputs)
+    inputs: Inputs,
+    period: metrics.Period,
+    settings: LemonSettings,
+    available: dict[str, str | None],
+) -> pa.Table:
+    """Per rated node every signal, null where ``available`` says it is absent."""
     rated = rated_nodes(inputs, period)
     t = rated
     for counts in _signal_tables(inputs, rated, period, settings):
@@ -311,7 +356,7 @@ def signals(
     rate = ibis.cases((rated_jobs, single / t.single_node_jobs), else_=ibis.null("float64"))
     values[RATE] = rate if available[RATE] is None else ibis.null("float64")
     table = t.select(*NODE_KEY, "single_node_jobs", **{n: values[n] for n in NAMES})
-    return table.order_by(*NODE_KEY).to_pyarrow(), available
+    return table.order_by(*NODE_KEY).to_pyarrow()
 
 
 # --- detection and evidence -------------------------------------------------------------------
@@ -353,9 +398,11 @@ def _thresholds(
 def _ranked(
     values: pa.Table, fires: np.ndarray, score: np.ndarray, flagged: np.ndarray
 ) -> pa.Table:
-    """The nodes with score, fired signals and flag, highest score first (rank from 1)."""
+    """The nodes with score, fired signals and flag, highest score first (rank from 1); a
+    node without a score (no signal available in its cluster) has no rank and comes last."""
     fired_names = [", ".join(n for n, f in zip(NAMES, row, strict=True) if f) for row in fires]
-    t = values.append_column("score", pa.array(score, pa.float64()))
+    unscored = np.isnan(score)
+    t = values.append_column("score", pa.array(score, pa.float64(), mask=unscored))
     t = t.append_column("fired", pa.array(fires.sum(axis=1), pa.int64()))
     t = t.append_column("signals", pa.array(fired_names, pa.string()))
     t = t.append_column("flagged", pa.array(flagged, pa.bool_()))
@@ -366,8 +413,10 @@ def _ranked(
             ("cluster", "ascending"),
             ("node", "ascending"),
         ]
-    )
-    return t.add_column(0, "rank", pa.array(np.arange(1, t.num_rows + 1), pa.int64()))
+    )  # a null score sorts last
+    unranked = pc.is_null(t["score"]).to_numpy(zero_copy_only=False)
+    rank = pa.array(np.arange(1, t.num_rows + 1), pa.int64(), mask=unranked)
+    return t.add_column(0, "rank", rank)
 
 
 def _job_evidence(inputs: Inputs, period: metrics.Period, flagged: ir.Table) -> ir.Table:
@@ -453,7 +502,7 @@ def detect_per_cluster(
     nodes ranked by score."""
     x = _matrix(values)
     clusters = values["cluster"].to_numpy(zero_copy_only=False)
-    fires, score = np.zeros(x.shape, dtype=bool), np.zeros(len(x))
+    fires, score = np.zeros(x.shape, dtype=bool), np.full(len(x), np.nan)
     flagged = np.zeros(len(x), dtype=bool)
     rows: list[dict[str, Any]] = []
     for cluster in sorted(set(clusters)):
@@ -470,7 +519,9 @@ def find_lemons(inputs: Inputs, settings: LemonSettings | None = None) -> Lemons
     evidence."""
     s = settings or LemonSettings()
     period = window(inputs, s)
-    values, available = signals(inputs, period, s)
+    counts = _input_counts(inputs)
+    available = _availability(counts, inputs.tickets is not None)
+    values = signals(inputs, period, s, available)
     thresholds, nodes = detect_per_cluster(values, available, s.rule)
     flagged = ibis.memtable(nodes.filter(nodes["flagged"]).select(list(NODE_KEY)))
     order = [*NODE_KEY, "signal", "time"]
@@ -480,6 +531,7 @@ def find_lemons(inputs: Inputs, settings: LemonSettings | None = None) -> Lemons
         settings=s,
         period=period,
         available=available,
+        warnings=_warnings(counts, available),
         thresholds=thresholds,
         nodes=nodes,
         evidence_jobs=jobs.to_pyarrow(),
@@ -518,14 +570,6 @@ def _by_cluster(lemons: Lemons) -> dict[str, list[dict[str, Any]]]:
     return dict(sorted(groups.items()))
 
 
-def exclude_lists(lemons: Lemons) -> dict[str, str]:
-    """Per cluster, the flagged nodes as one Slurm hostlist (for ``--exclude``)."""
-    return {
-        cluster: hostlist.compress(r["node"] for r in rows)
-        for cluster, rows in _by_cluster(lemons).items()
-    }
-
-
 def _reason(row: dict[str, Any], thresholds: dict[tuple[str, str], float]) -> str:
     """Why ``row`` is flagged: its score and each fired signal against its cluster's threshold."""
     fired = row["signals"].split(", ") if row["signals"] else []
@@ -533,17 +577,39 @@ def _reason(row: dict[str, Any], thresholds: dict[tuple[str, str], float]) -> st
     return f"gpurel: lemon score {row['score']:.2f}" + (f": {', '.join(parts)}" if parts else "")
 
 
-def drain_commands(lemons: Lemons) -> dict[str, list[str]]:
-    """Per cluster, one ``scontrol update ... state=drain`` per flagged node (never run)."""
+@dataclass(frozen=True)
+class SlurmLists:
+    """One cluster's flagged nodes for Slurm, to be reviewed and run by an operator.
+
+    ``hostlist``: the flagged nodes Slurm can name (``hostlist.slurm_name_problem``), "" if
+    none; ``drain``: one ``scontrol update ... state=drain`` per such node, shell-quoted;
+    ``not_slurm_names``: the flagged names no Slurm node can have, with why, left out of both.
+    """
+
+    hostlist: str
+    drain: list[str]
+    not_slurm_names: dict[str, str]
+
+    @property
+    def exclude_option(self) -> str | None:
+        """``--exclude=HOSTLIST`` quoted for a POSIX shell (None without a Slurm name)."""
+        return f"--exclude={shlex.quote(self.hostlist)}" if self.hostlist else None
+
+
+def slurm_lists(lemons: Lemons) -> dict[str, SlurmLists]:
+    """Per cluster with flagged nodes: the exclude hostlist and drain commands (never run)."""
     cuts = {(r["cluster"], r["signal"]): r["threshold"] for r in lemons.thresholds.to_pylist()}
-    return {
-        cluster: [
+    out = {}
+    for cluster, rows in _by_cluster(lemons).items():
+        hosts, problems = hostlist.compress_slurm_names(r["node"] for r in rows)
+        drain = [
             f"scontrol update nodename={shlex.quote(r['node'])} state=drain "
             f"reason={shlex.quote(_reason(r, cuts))}"
             for r in rows
+            if r["node"] not in problems
         ]
-        for cluster, rows in _by_cluster(lemons).items()
-    }
+        out[cluster] = SlurmLists(hosts, drain, problems)
+    return out
 
 
 # --- backtest ---------------------------------------------------------------------------------
@@ -735,6 +801,15 @@ def to_doc(lemons: Lemons, top: int | None = None) -> dict[str, Any]:
         "nodes": nodes,
         "evidence_jobs": lemons.evidence_jobs,
         "evidence_events": lemons.evidence_events,
-        "exclude": exclude_lists(lemons),
-        "drain": drain_commands(lemons),
+        "warnings": lemons.warnings,
+        **_slurm_doc(slurm_lists(lemons)),
+    }
+
+
+def _slurm_doc(lists: dict[str, SlurmLists]) -> dict[str, Any]:
+    """``exclude`` (hostlists), ``drain`` (commands) and ``not_slurm_names`` per cluster."""
+    return {
+        "exclude": {c: x.hostlist for c, x in lists.items() if x.hostlist},
+        "drain": {c: x.drain for c, x in lists.items() if x.drain},
+        "not_slurm_names": {c: x.not_slurm_names for c, x in lists.items() if x.not_slurm_names},
     }

@@ -1,7 +1,8 @@
 """``gpurel lemons``: rank nodes by lemon signals, flag lemons with evidence, print what to do.
 
-The exclude hostlist and drain commands are printed for an operator to review; gpurel never
-runs them.
+The exclude hostlist and drain commands are printed for an operator to review, quoted for a
+POSIX shell; gpurel never runs them. Flagged names that no Slurm node can have are left out of
+both and listed in a comment.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Annotated
 
+import pyarrow.compute as pc
 import typer
 from rich.table import Table
 from rich.text import Text
@@ -61,6 +63,8 @@ def _header(found: lemons.Lemons) -> None:
     absent = [f"{n} ({why})" for n, why in available.items() if why is not None]
     if absent:
         console.print(Text(f"absent signals: {'; '.join(absent)}"))
+    for warning in found.warnings:
+        console.print(Text(f"warning: {warning}", style="yellow"))
 
 
 def _thresholds(found: lemons.Lemons) -> Table:
@@ -89,6 +93,7 @@ def _available(found: lemons.Lemons) -> list[str]:
 
 
 def _ranking(found: lemons.Lemons, top: int) -> Table:
+    """The ``top`` ranked nodes and every flagged one (unranked nodes left out)."""
     names = _available(found)
     rule = found.settings.rule
     out = _titled(
@@ -98,7 +103,7 @@ def _ranking(found: lemons.Lemons, top: int) -> Table:
         text_columns=3,
     )
     for r in found.nodes.to_pylist():
-        if r["rank"] > top and not r["flagged"]:
+        if r["rank"] is None or (r["rank"] > top and not r["flagged"]):
             continue
         out.add_row(
             cell(r["rank"]),
@@ -128,15 +133,25 @@ def _evidence(found: lemons.Lemons) -> Table:
     return out
 
 
+def _one_line(text: str) -> str:
+    """``text`` as is if printable, else its escaped repr: a comment stays one line."""
+    return text if text.isprintable() else repr(text)
+
+
 def _actions(found: lemons.Lemons) -> None:
     """The exclude hostlists and drain commands, one cluster at a time (never run)."""
-    drains = lemons.drain_commands(found)
-    for cluster, hosts in lemons.exclude_lists(found).items():
-        print(f"# cluster {cluster}: exclude from jobs with")
-        print(f"--exclude={hosts}")
-        print("# or drain them (review first; gpurel never runs these):")
-        for command in drains[cluster]:
-            print(command)
+    for cluster, lists in lemons.slurm_lists(found).items():
+        if lists.exclude_option is not None:
+            print(f"# cluster {_one_line(cluster)}: exclude from jobs with")
+            print(lists.exclude_option)
+            print("# or drain them (review first; gpurel never runs these):")
+            for command in lists.drain:
+                print(command)
+        for name, why in lists.not_slurm_names.items():
+            print(
+                f"# cluster {_one_line(cluster)}: left out, no Slurm node can be called "
+                f"{name!r} ({why})"
+            )
 
 
 def _backtest(b: lemons.Backtest) -> None:
@@ -243,6 +258,8 @@ def lemons_command(
     if as_json:
         print(json.dumps(lemons_json(found, tested), indent=2))
     elif exclude_list:
+        for warning in found.warnings:
+            err_console.print(Text(f"warning: {warning}"))
         _actions(found)
     else:
         _render(found, tested, top)
@@ -255,7 +272,11 @@ def _render(
 ) -> None:
     _header(found)
     console.print(_thresholds(found))
-    console.print(_ranking(found, top))
+    unranked = found.nodes.num_rows - pc.count(found.nodes["rank"]).as_py()
+    if unranked < found.nodes.num_rows:
+        console.print(_ranking(found, top))
+    if unranked:
+        console.print(f"{unranked:,} nodes not ranked: no signal in their cluster")
     if found.flagged.num_rows:
         console.print(_evidence(found))
         _actions(found)

@@ -22,7 +22,8 @@ nodes are those judged together: ``analysis.lemons`` applies the rule to one clu
   or tickets can corroborate.
 - **Score** (ranks every node): the sum over available signals of value / threshold, each
   term capped at ``cap`` so that one runaway counter cannot outrank several signals. A score
-  of 2 is, e.g., two signals at their thresholds.
+  of 2 is, e.g., two signals at their thresholds. Where no signal is available the score is
+  NaN (nothing measured, not 0) and no node is flagged.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ class Detection:
     thresholds: Array  # per signal, NaN where the signal is not available
     fires: npt.NDArray[np.bool_]  # nodes x signals
     fired: npt.NDArray[np.int64]  # per node
-    score: Array  # per node
+    score: Array  # per node; NaN where no signal is available
     flagged: npt.NDArray[np.bool_]  # per node
     required: int  # signals that must fire for a flag
 
@@ -104,7 +105,7 @@ def detect(values: npt.ArrayLike, floors: npt.ArrayLike, rule: LemonRule) -> Det
     fires &= available & ~np.isnan(x)
     fired = fires.sum(axis=1)
     ratio = np.where(available & ~np.isnan(x), np.nan_to_num(x) / np.where(available, cuts, 1), 0)
-    score = np.minimum(ratio, rule.cap).sum(axis=1)
     required = min(rule.min_signals, int(available.sum()))
+    score = np.minimum(ratio, rule.cap).sum(axis=1) if required else np.full(len(x), np.nan)
     flagged = (fired >= required) if required else np.zeros(len(x), dtype=bool)
     return Detection(cuts, fires, fired.astype(np.int64), score, flagged, required)

@@ -62,6 +62,20 @@ def lemon_nodes(a: Analysis) -> Block | None:
     if found is None or not found.nodes.num_rows:
         return None
     p, available = found.period, [n for n, why in found.available.items() if why is None]
+    rule = found.settings.rule
+    text = [
+        "Lemon nodes fail jobs again and again yet pass the health checks and the repair flow. "
+        f"Signals over {p.start:%Y-%m-%d %H:%M} – {p.end:%Y-%m-%d %H:%M} UTC: "
+        f"{', '.join(available) or 'none'}; signals whose input is missing are absent, not 0.",
+        *(f"Warning: {w}." for w in found.warnings),
+    ]
+    thresholds = Table.of("Signal thresholds per cluster", THRESHOLDS, found.thresholds)
+    if not available:
+        return Block("lemon-nodes", "Lemon nodes", text, tables=[thresholds])
+    text += [
+        f"Each signal's threshold is {rules.lemon_threshold(rule)}; {rules.lemon_flag(rule)}.",
+        f"{found.flagged.num_rows:,} of {found.nodes.num_rows:,} nodes flagged.",
+    ]
     chart = Chart(
         "fig11_lemon_signals",
         "Per cluster and signal, the share of nodes with at most a given value (CDF across the "
@@ -69,14 +83,6 @@ def lemon_nodes(a: Analysis) -> Block | None:
         "cluster's threshold (dashed) and its flagged nodes (red). Paper Fig. 11.",
         lambda: figures.lemon_signals(found.nodes, found.thresholds),
     )
-    rule = found.settings.rule
-    text = [
-        "Lemon nodes fail jobs again and again yet pass the health checks and the repair flow. "
-        f"Signals over {p.start:%Y-%m-%d %H:%M} – {p.end:%Y-%m-%d %H:%M} UTC: "
-        f"{', '.join(available) or 'none'}; signals whose input is missing are absent, not 0.",
-        f"Each signal's threshold is {rules.lemon_threshold(rule)}; {rules.lemon_flag(rule)}.",
-        f"{found.flagged.num_rows:,} of {found.nodes.num_rows:,} nodes flagged.",
-    ]
     flagged = Table.of(
         "Flagged nodes, highest score first",
         (
@@ -90,7 +96,7 @@ def lemon_nodes(a: Analysis) -> Block | None:
         found.flagged,
     )
     tables = [
-        Table.of("Signal thresholds per cluster", THRESHOLDS, found.thresholds),
+        thresholds,
         flagged,
         Table.long(
             "Evidence of the flagged nodes: outages, XID records, tickets, failed jobs and "
@@ -99,8 +105,14 @@ def lemon_nodes(a: Analysis) -> Block | None:
             lemons.evidence_rows(found),
         ),
     ]
-    facts = [(f"Exclude ({c})", hosts) for c, hosts in lemons.exclude_lists(found).items()]
-    drains = [c for commands in lemons.drain_commands(found).values() for c in commands]
+    lists = lemons.slurm_lists(found).items()
+    facts = [(f"Exclude ({c})", x.hostlist) for c, x in lists if x.hostlist]
+    facts += [
+        (f"Left out of the Slurm lists ({c})", f"{name!r} ({why}): no Slurm node has this name")
+        for c, x in lists
+        for name, why in x.not_slurm_names.items()
+    ]
+    drains = [command for _, x in lists for command in x.drain]
     details = [Detail("Drain commands (review first; gpurel never runs them)", "\n".join(drains))]
     return Block(
         "lemon-nodes",
