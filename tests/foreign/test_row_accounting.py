@@ -65,7 +65,8 @@ def _event_json(key: int, payload: int) -> str:
 def _gcm(key: int, payload: int) -> str:
     record = {"node": f"gpu{key:03d}", "cluster": "c1", "health_check": "check_ib",
               "type": "nagios", "result": 2, "_msg": "down", "job_id": payload + 1,
-              "start_time": 1714521600 + key * 3600, "end_time": 1714521601 + key * 3600}  # fmt: skip
+              "start_time": 1714521600 + key * 3600,
+              "end_time": 1714521601 + key * 3600}  # fmt: skip
     return json.dumps(record)
 
 
