@@ -5,13 +5,13 @@ job ids, epoch-second times); pyarrow.compute and numpy convert the columns, and
 Python (stripping names, reading results, classifying a check with its message) runs once
 per distinct value. ``node_events`` gives None when the block holds anything this cannot
 turn into exactly the per-line reader's rows (a line that is not one JSON object, other
-types, Scuba messages, missing fields, values that reader rejects): the caller then reads
-that block line by line.
+types, Scuba messages, missing fields, values that reader rejects, a field under another of
+its accepted names): the caller then reads that block line by line.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -25,18 +25,17 @@ from gpurel.taxonomy import Classification
 
 Describe = Callable[[str, str | None], tuple[Classification, int | None]]
 
-_FIELDS = pa.schema(
-    [
-        ("node", pa.string()),
-        ("cluster", pa.string()),
-        ("health_check", pa.string()),
-        ("result", pa.int64()),
-        ("_msg", pa.string()),
-        ("job_id", pa.int64()),
-        ("start_time", pa.float64()),
-        ("end_time", pa.float64()),
-    ]
-)
+_TYPES = {
+    "node": pa.string(),
+    "cluster": pa.string(),
+    "health_check": pa.string(),
+    "result": pa.int64(),
+    "_msg": pa.string(),
+    "job_id": pa.int64(),
+    "start_time": pa.float64(),
+    "end_time": pa.float64(),
+}
+GCM_NAMES: Mapping[str, tuple[str, ...]] = {name: (name,) for name in _TYPES}
 # str.splitlines breaks lines at these too (then line numbers differ); and a byte-order mark
 _ODD_ASCII = (b"\r", b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e")
 _ODD_UTF8 = ("\x85".encode(), "\u2028".encode(), "\u2029".encode(), "\ufeff".encode())
@@ -48,28 +47,48 @@ class _Inexact(Exception):
     """The block holds something only the per-line reader reads exactly."""
 
 
-def node_events(data: bytes, cluster: str, describe: Describe, source: str) -> pa.Table | None:
-    """The node_events rows of the JSON lines in ``data``, one per line, or None (see above)."""
+def node_events(
+    data: bytes,
+    cluster: str,
+    describe: Describe,
+    source: str,
+    names: Mapping[str, tuple[str, ...]] = GCM_NAMES,
+) -> pa.Table | None:
+    """The node_events rows of the JSON lines in ``data``, one per line, or None (see above).
+
+    ``names``: for each of GCM's fields, the keys it is accepted under; the first is read, and
+    a block where another holds a value is left to the per-line reader.
+    """
     try:
-        return _convert(_parse(data), cluster, describe, source)
+        return _convert(_parse(data, _fields(names)), cluster, describe, source)
     except _Inexact:
         return None
 
 
-def _parse(data: bytes) -> pa.Table:
+def _fields(names: Mapping[str, tuple[str, ...]]) -> pa.Schema:
+    """The explicit schema: each field under the key read, its other names as nulls only."""
+    read = [(names[gcm][0], kind) for gcm, kind in _TYPES.items()]
+    others = [(key, pa.null()) for gcm in _TYPES for key in names[gcm][1:]]
+    keys = [key for key, _ in read + others]
+    if len(set(keys)) != len(keys):  # one key named for two fields
+        raise _Inexact
+    return pa.schema(read + others)
+
+
+def _parse(data: bytes, fields: pa.Schema) -> pa.Table:
     odd = _ODD_ASCII if data.isascii() else _ODD_ASCII + _ODD_UTF8
     if any(mark in data for mark in odd):
         raise _Inexact
     lines = _objects(data)
-    options = pj.ParseOptions(explicit_schema=_FIELDS, unexpected_field_behavior="ignore")
+    options = pj.ParseOptions(explicit_schema=fields, unexpected_field_behavior="ignore")
     reading = pj.ReadOptions(use_threads=False, block_size=len(data) + 1)
     try:
         table = pj.read_json(pa.BufferReader(data), read_options=reading, parse_options=options)
-    except pa.ArrowInvalid as exc:
+    except pa.ArrowException as exc:  # not these types, or beyond the parser's limits
         raise _Inexact from exc
     if table.num_rows != lines:  # several objects on a line
         raise _Inexact
-    return table
+    return table.select(range(len(_TYPES))).rename_columns(list(_TYPES))
 
 
 def _objects(data: bytes) -> int:

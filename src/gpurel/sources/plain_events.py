@@ -3,28 +3,36 @@
 Input: a CSV file with a header line, or JSON lines with the same keys. Required: ``time``,
 ``node``, ``check``, ``result``; optional: ``message``, ``cluster``, ``end_time``,
 ``severity`` (high/low/info, overrides the taxonomy's), ``job_id``, ``xid``; other columns are
-ignored. Times are ISO-8601 (with an offset, or without one = local time in ``options.tz``) or
-epoch seconds. ``result`` is fail/warn/ok, with the synonyms failed/failure/critical/error,
-warning/unknown and pass/passed/success/healthy, or the Nagios codes 0 ok, 1 warn, 2 fail and
-3 (unknown) warn.
+ignored. Common spellings are read too (``event_fields``): time as ``timestamp``, ``ts``,
+``@timestamp`` or ``datetime``; node as ``host``, ``hostname`` or ``nodename``; check as
+``health_check``, ``name`` or ``test``; result as ``status`` or ``state``; message as ``msg``,
+``_msg`` or ``detail``; and any column by ``options.field_map`` (``--map time=when``). CSV
+headers are matched without regard to case, JSON keys exactly. Times are ISO-8601 (with an
+offset, or without one = local time in ``options.tz``) or epoch seconds. ``result`` is
+fail/warn/ok, with the synonyms failed/failure/critical/error, warning/unknown and
+pass/passed/success/healthy, the Nagios codes 0 ok, 1 warn, 2 fail and 3 (unknown) warn, or a
+boolean: true (passed) ok, false fail.
 
 Rows: one node_events row per record, source ``events``, cluster from the record else
 ``options.cluster``. Classification: by the XID when ``xid`` is given, else by the check's
-name, then by the message.
+name, then by the message. A CSV row the csv module cannot read (a field over its limit of
+131,072 characters) is rejected. The result notes the columns read under another name.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import tzinfo
 from pathlib import Path
+from typing import Any
 
 from gpurel.errors import InputError
 from gpurel.schema import Severity
 from gpurel.sources.base import Reader, ReadOptions, ReadResult, RejectSink, read_text
+from gpurel.sources.event_fields import EVENT_FIELDS, FieldNames, parse_status
 from gpurel.sources.event_rows import (
     BadValue,
     Event,
@@ -34,7 +42,6 @@ from gpurel.sources.event_rows import (
     first_line,
     json_lines,
     optional_time,
-    parse_result,
     parse_time,
     parse_xid,
     read_result,
@@ -45,87 +52,137 @@ from gpurel.taxonomy import Taxonomy
 
 SOURCE = "events"
 REQUIRED = ("time", "node", "check", "result")
-OPTIONAL = ("message", "cluster", "end_time", "severity", "job_id", "xid")
 
-_KEYS = frozenset(REQUIRED + OPTIONAL)
-_JSON_KEY = re.compile(r'"(time|node|check)"\s*:')
+CSV_NAMES = FieldNames(EVENT_FIELDS, fold_case=True)
+JSON_NAMES = FieldNames(EVENT_FIELDS)
+_JSON_KEY = JSON_NAMES.key_pattern(("time", "node", "check"))
 
 
 def sniff_csv(head: str) -> bool:
-    """A CSV header naming time, node, check and result."""
-    names = {name.strip().lower() for name in first_line(head).split(",")}
-    return set(REQUIRED) <= names
+    """A CSV header naming time, node, check and result (in any accepted spelling)."""
+    return set(REQUIRED) <= set(CSV_NAMES.columns(first_line(head).split(",")))
 
 
 def sniff_jsonl(head: str) -> bool:
-    """JSON lines whose first object has time, node and check keys."""
+    """JSON lines whose first object has time, node and check keys (any accepted spelling)."""
     line = first_line(head)
-    return line.startswith("{") and len(set(_JSON_KEY.findall(line))) == 3
+    if not line.startswith("{"):
+        return False
+    keys = JSON_NAMES.columns(match[1] for match in _JSON_KEY.finditer(line))
+    return {"time", "node", "check"} <= set(keys)
 
 
 def read_csv(path: Path, options: ReadOptions) -> ReadResult:
     """node_events from a CSV file with a header line (its lines counted as CSV rows)."""
     sink = RejectSink(str(path))
     rows = LineCount()
-    records = _csv_records(path, read_text(path).lstrip("\ufeff"), rows)
-    return read_result(CSV.name, _events(records, options, sink), sink, rows)
+    names = CSV_NAMES.mapped(options.field_map)
+    found: dict[str, str] = {}
+    records = _csv_records(path, read_text(path).lstrip("\ufeff"), rows, names, found)
+    result = read_result(CSV.name, _events(records, options, sink), sink, rows)
+    return _noted(result, names, found)
 
 
 def read_jsonl(path: Path, options: ReadOptions) -> ReadResult:
     """node_events from JSON lines."""
     sink = RejectSink(str(path))
     lines = TextLines(read_text(path))
-    records = _json_records(json_lines(lines, sink))
-    return read_result(JSONL.name, _events(records, options, sink), sink, lines)
+    names = JSON_NAMES.mapped(options.field_map)
+    found: dict[str, str] = {}
+    records = _json_records(json_lines(lines, sink), names, found)
+    result = read_result(JSONL.name, _events(records, options, sink), sink, lines)
+    return _noted(result, names, found)
 
 
 CSV = Reader("events-csv", sniff_csv, read_csv)
 JSONL = Reader("events-jsonl", sniff_jsonl, read_jsonl)
 READERS = (CSV, JSONL)
 
-# (line, raw text, values by key, or why the record cannot be read)
+# (line, raw text, values by field, or why the record cannot be read)
 Record = tuple[int, str, dict[str, str | None] | BadValue]
 
 
-def _csv_records(path: Path, text: str, count: LineCount) -> Iterator[Record]:
+def _noted(result: ReadResult, names: FieldNames, found: dict[str, str]) -> ReadResult:
+    note = names.renamed(found)
+    return replace(result, notes=(note,)) if note else result
+
+
+def _csv_records(
+    path: Path, text: str, count: LineCount, names: FieldNames, found: dict[str, str]
+) -> Iterator[Record]:
+    """The CSV rows after the header as records; ``found`` gets the header's columns."""
     rows = csv.reader(io.StringIO(text, newline=""))
     header: list[str] | None = None
-    try:
-        for row in rows:
-            count.total += 1
-            if not any(cell.strip() for cell in row):
-                count.skip()
-                continue
+    index: dict[str, int] = {}
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except csv.Error as exc:
             if header is None:
-                header = [name.strip().lower() for name in row]
-                _check_header(path, header)
-                count.skip()
-                continue
-            if len(row) != len(header):
-                problem = BadValue(None, f"expected {len(header)} columns, found {len(row)}")
-                yield rows.line_num, ",".join(row), problem
-            else:
-                yield rows.line_num, ",".join(row), dict(zip(header, row, strict=True))
-    except csv.Error as exc:
-        raise InputError(str(path), f"line {rows.line_num}: not CSV: {exc}") from exc
+                raise InputError(str(path), f"line {rows.line_num}: not CSV: {exc}") from exc
+            count.total += 1
+            yield rows.line_num, "", BadValue(None, f"not CSV: {exc}")
+            continue
+        count.total += 1
+        if not any(cell.strip() for cell in row):
+            count.skip()
+        elif header is None:
+            header = row
+            found.update(_header_columns(path, header, names))
+            index = {field: header.index(column) for field, column in found.items()}
+            count.skip()
+        elif len(row) != len(header):
+            problem = BadValue(None, f"expected {len(header)} columns, found {len(row)}")
+            yield rows.line_num, ",".join(row), problem
+        else:
+            yield rows.line_num, ",".join(row), {f: row[i] for f, i in index.items()}
 
 
-def _check_header(path: Path, header: list[str]) -> None:
-    missing = [name for name in REQUIRED if name not in header]
+def _header_columns(path: Path, header: list[str], names: FieldNames) -> dict[str, str]:
+    """field -> the header's column holding it; InputError naming what is missing."""
+    found = names.columns(header)
+    missing = [field for field in REQUIRED if field not in found]
+    unmatched = names.unmatched(found)
+    if unmatched:
+        raise InputError(str(path), f"CSV header has no column for --map {', '.join(unmatched)}")
     if missing:
-        raise InputError(str(path), f"CSV header lacks {', '.join(missing)}")
+        wanted = "; ".join(f"{f}: a column named {names.accepted(f)}" for f in missing)
+        raise InputError(
+            str(path),
+            f"CSV header lacks {', '.join(missing)} ({wanted}); or name the column with "
+            f"--map {missing[0]}=COLUMN",
+        )
+    return found
 
 
-def _json_records(lines: Iterator[tuple[int, str, object]]) -> Iterator[Record]:
+def _json_records(
+    lines: Iterator[tuple[int, str, Any]], names: FieldNames, found: dict[str, str]
+) -> Iterator[Record]:
+    """Records of JSON objects, each read under its own keys; ``found`` gets the keys read."""
+    columns: dict[tuple[str, ...], dict[str, str]] = {}
     for number, line, value in lines:
         if not isinstance(value, dict):
             kind = type(value).__name__
             yield number, line, BadValue(None, f"expected a JSON object, not {kind}")
             continue
+        keys = tuple(value)
+        if keys not in columns:
+            columns[keys] = names.columns(keys)
+            found.update(columns[keys])
         try:
-            yield number, line, {k: scalar_text(value, k) for k in value if k in _KEYS}
+            yield number, line, {f: _scalar(value, f, k) for f, k in columns[keys].items()}
         except BadValue as exc:
             yield number, line, exc
+
+
+def _scalar(record: dict[str, Any], field: str, key: str) -> str | None:
+    """A JSON value as text; a boolean result is ``true``/``false``."""
+    value = record[key]
+    if field == "result" and isinstance(value, bool):
+        return "true" if value else "false"
+    return scalar_text(record, key)
 
 
 def _events(records: Iterator[Record], options: ReadOptions, sink: RejectSink) -> list[Event]:
@@ -168,7 +225,7 @@ def _event(
         source=SOURCE,
         check=check,
         classification=found,
-        result=parse_result(_required(record, "result")),
+        result=parse_status(_required(record, "result")),
         xid=xid,
         job_id=_text(record, "job_id"),
         message=message,
