@@ -73,7 +73,8 @@ def test_a_later_row_of_the_same_key_wins_across_parts(
     path.write_text("\n".join(lines) + "\n")
     warehouse = Warehouse.open(tmp_path / f"w{suffix}")
     outcome = ingest_file(warehouse, path, ReadOptions(tz="UTC"))
-    assert outcome.ok and outcome.rows["jobs"] == 42  # both versions of job 7 were written
+    assert outcome.ok and outcome.rows["jobs"] == 41  # job 7 stored once
+    assert outcome.merged == 1  # its first version, replaced by the later one
     jobs = warehouse.table("jobs").filter(lambda t: t.job_id == "7").to_pyarrow()
     assert jobs["state"].to_pylist() == ["FAILED"]
     assert warehouse.counts()["jobs"] == 41

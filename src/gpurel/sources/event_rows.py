@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -22,8 +22,10 @@ from gpurel import schema
 from gpurel.errors import ConfigError
 from gpurel.schema import Result
 from gpurel.sources.base import ReadResult, RejectSink
+from gpurel.sources.slurm_values import resolve_zone
 from gpurel.taxonomy import Classification, Taxonomy
 
+_OFFSET = re.compile(r"^[+-][0-9]{2}:[0-9]{2}$")
 MISSING = frozenset({"", "unknown", "none", "(null)", "null", "n/a"})
 INT32_MAX = 2**31 - 1
 
@@ -48,23 +50,46 @@ class BadValue(ValueError):
 # --- times -----------------------------------------------------------------------------------
 
 
-def zone(tz: str | None) -> tzinfo | None:
-    """The zone of local times: ``tz`` by IANA name, or None for this machine's zone."""
-    if tz is None:
-        return None
+def zone(tz: str | None) -> tzinfo:
+    """The zone of local times: ``tz`` as an IANA name or a fixed offset (``+02:00``), or
+    this machine's zone for None; the rules of the sacct reader (``resolve_zone``)."""
+    name = resolve_zone(tz)
+    if _OFFSET.match(name):
+        sign = -1 if name[0] == "-" else 1
+        return timezone(sign * timedelta(hours=int(name[1:3]), minutes=int(name[4:6])))
     try:
-        return ZoneInfo(tz)
+        return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ConfigError(f"unknown time zone {tz!r}") from exc
 
 
 def localize(naive: datetime, tz: tzinfo | None) -> datetime:
-    """A local wallclock time in ``tz`` (None = this machine's zone) as UTC."""
+    """A local wallclock time in ``tz`` (None = this machine's zone) as UTC.
+
+    As in the sacct reader: a time of the repeated autumn hour is its first instant, and one
+    in the skipped spring hour is the end of the gap.
+    """
     try:
-        local = naive.replace(tzinfo=tz) if tz is not None else naive.astimezone()
-        return local.astimezone(UTC)
+        local = naive.replace(tzinfo=tz or zone(None), fold=0)
+        instant = local.astimezone(UTC)
+        if instant.astimezone(local.tzinfo).replace(tzinfo=None) != naive:
+            instant = _gap_end(local)
+        return instant
     except (OverflowError, OSError, ValueError) as exc:
         raise BadValue(None, f"time out of range: {naive}") from exc
+
+
+def _gap_end(local: datetime) -> datetime:
+    """The instant the clock jumped over ``local``, a wall time in the skipped spring hour."""
+    low = local.replace(fold=1).astimezone(UTC)  # read with the offset after the jump
+    high = local.astimezone(UTC)  # read with the offset before it: past the jump
+    while high - low > timedelta(seconds=1):
+        middle = low + (high - low) / 2
+        if middle.astimezone(local.tzinfo).utcoffset() == low.astimezone(local.tzinfo).utcoffset():
+            low = middle
+        else:
+            high = middle
+    return high.replace(microsecond=0)
 
 
 def from_epoch(seconds: float) -> datetime:

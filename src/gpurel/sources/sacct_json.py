@@ -22,11 +22,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from gpurel import hostlist, schema
 from gpurel.errors import InputError
 from gpurel.schema import JobState
+from gpurel.sources import plausible
 from gpurel.sources import slurm_values as sv
 from gpurel.sources.base import ReadOptions, ReadResult, RejectSink, read_text
 
@@ -64,6 +66,7 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
     records = _records(read_text(path), source)
     sink = RejectSink(source)
     jobs: list[dict[str, Any]] = []
+    numbers: list[int] = []  # the record of each job
     steps: list[dict[str, Any]] = []
     read = len(records)  # the records: each job, and each step of a job read
     for number, record in enumerate(records, 1):
@@ -73,6 +76,7 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
             sink.add(number, bad.field, bad.reason, _raw(record))
             continue
         jobs.append(job)
+        numbers.append(number)
         for index, step in enumerate(record.get("steps") or []):
             read += 1
             try:
@@ -80,11 +84,24 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
             except _Bad as bad:
                 field = f"steps[{index}]" + (f".{bad.field}" if bad.field else "")
                 sink.add(number, field, bad.reason, _raw(step))
-    tables = {
-        "jobs": _table("jobs", jobs, options.cluster, source),
-        "steps": _table("steps", steps, options.cluster, source),
-    }
+    job_table = _plausible(_table("jobs", jobs, options.cluster, source), numbers, records, sink)
+    tables = {"jobs": job_table, "steps": _table("steps", steps, options.cluster, source)}
     return ReadResult(FORMAT, tables, sink.table(), lines=read)
+
+
+def _plausible(
+    jobs: pa.Table, numbers: list[int], records: list[Any], sink: RejectSink
+) -> pa.Table:
+    """``jobs`` without the rows whose times are impossible, which go to ``sink``."""
+    bad = np.zeros(jobs.num_rows, bool)
+    columns = {name: jobs.column(name) for name in jobs.column_names}
+    for found in plausible.job_times(columns):
+        for row in np.flatnonzero(found.rows & ~bad):
+            number = numbers[row]
+            value = columns[found.field][row].as_py()
+            sink.add(number, found.field, f"{found.reason}: {value}", _raw(records[number - 1]))
+        bad |= found.rows
+    return jobs.filter(pa.array(~bad)) if bad.any() else jobs
 
 
 def _records(text: str, source: str) -> list[Any]:

@@ -33,6 +33,7 @@ import pyarrow.csv as csv
 from gpurel import schema
 from gpurel.errors import InputError
 from gpurel.schema import JobState
+from gpurel.sources import plausible
 from gpurel.sources import slurm_values as sv
 from gpurel.sources.base import ReadOptions, ReadResult, RejectSink, combined, read_text
 from gpurel.sources.line_blocks import WORKERS, Block, blocks, in_order
@@ -535,6 +536,10 @@ def _tables(context: _Context, out: dict[str, pa.Array]) -> tuple[pa.Table, pa.T
     return schema.conform("jobs", jobs), schema.conform("steps", table.filter(is_step))
 
 
+def _micros(times: pa.Array) -> pa.Array:
+    return pc.cast(times, pa.int64())
+
+
 class _Converter:
     """Converts the raw fields of one block, noting the rows whose values do not convert."""
 
@@ -552,6 +557,8 @@ class _Converter:
         self._state()
         self._counts()
         self._tres()
+        self._repeated_hour()
+        self._plausible()
         return self.out, self.checks
 
     def _values(self, role: str) -> pa.Array:
@@ -584,6 +591,24 @@ class _Converter:
             if role in self.columns:
                 self.out[role], bad = sv.parse_times(self._values(role), self.zone)
                 self._check(role, bad, "unparseable time")
+
+    def _repeated_hour(self) -> None:
+        """A wall time in the repeated autumn hour reads as its first instant; where Elapsed
+        shows the job crossed the change, Start or End is the second (End = Start + Elapsed)."""
+        if not {"start_time", "end_time", "elapsed"} <= self.out.keys():
+            return
+        elapsed = pc.multiply(self.out["elapsed"], 1_000_000)
+        for role, other, sign in (("end_time", "start_time", 1), ("start_time", "end_time", -1)):
+            first = self.out[role]
+            second, _ = sv.parse_times(self._values(role), self.zone, ambiguous="latest")
+            span = pc.multiply(pc.subtract(_micros(second), _micros(self.out[other])), sign)
+            fits = pc.and_(pc.not_equal(second, first), pc.equal(span, elapsed))
+            self.out[role] = pc.if_else(pc.fill_null(fits, False), second, first)
+
+    def _plausible(self) -> None:
+        for found in plausible.job_times(self.out):
+            if found.field in self.columns and found.rows.any():
+                self._check(found.field, pa.array(found.rows), found.reason)
 
     def _state(self) -> None:
         if "state" in self.columns:

@@ -109,15 +109,16 @@ def resolve_zone(tz: str | None) -> str:
     raise ConfigError(f"unknown time zone {tz!r}: give an IANA name such as Europe/Berlin")
 
 
-def parse_times(values: pa.Array, tz: str) -> Converted:
+def parse_times(values: pa.Array, tz: str, ambiguous: str = "earliest") -> Converted:
     """Local ``YYYY-MM-DDTHH:MM:SS`` times in zone ``tz`` as UTC ``timestamp[us]``.
 
     Years 1970-2999; a date or clock that does not exist (02-30, 24:00, :60) is bad.
+    ``ambiguous="latest"`` reads the repeated autumn hour as its second instant.
     """
     local, ok = _wall_seconds(values)
     naive = pa.array(local, pa.timestamp("s"), mask=~ok)
     try:
-        utc = pc.assume_timezone(naive, tz, ambiguous="earliest", nonexistent="latest")
+        utc = pc.assume_timezone(naive, tz, ambiguous=ambiguous, nonexistent="latest")
     except pa.ArrowInvalid as exc:
         raise ConfigError(f"time zone {tz!r} is not in the time zone database") from exc
     return utc.cast(schema.TIME), _bad(values, pa.array(ok), NULL_TIMES)
