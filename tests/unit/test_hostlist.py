@@ -7,7 +7,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gpurel.errors import GpurelError
-from gpurel.hostlist import HostlistError, compress, expand, natural_key
+from gpurel.hostlist import (
+    HostlistError,
+    compress,
+    compress_slurm_names,
+    expand,
+    natural_key,
+    slurm_name_problem,
+)
 
 
 @pytest.mark.parametrize(
@@ -75,10 +82,39 @@ def test_expand_refuses_huge_ranges() -> None:
         expand("a[0-9999]b[0-9999]")
 
 
-@pytest.mark.parametrize("bad", ["", "a b", "a,b", "n[1]"])
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("gpu041", None),
+        ("gpu;reboot", None),  # Slurm may have it: shell quoting makes it safe
+        ("dgx-a100_01.local", None),
+        ("", "empty"),
+        ("(null)", "what sacct prints for no node"),
+        ("gpu 041", "contains white space"),
+        ("gpu\t1", "contains white space"),
+        ("a\nb", "contains white space"),
+        ("a,b", "contains ',', '[' or ']'"),
+        ("n[1]", "contains ',', '[' or ']'"),
+        ("gpu\u202e1", "contains an unprintable character"),
+        ("gpu\x001", "contains an unprintable character"),
+    ],
+)
+def test_slurm_name_problem(name: str, problem: str | None) -> None:
+    assert slurm_name_problem(name) == problem
+
+
+@pytest.mark.parametrize("bad", ["", "a b", "a,b", "n[1]", "(null)", "a\u202eb"])
 def test_compress_rejects_unrepresentable_names(bad: str) -> None:
-    with pytest.raises(HostlistError):
+    with pytest.raises(HostlistError, match="cannot put host name"):
         compress([bad])
+
+
+def test_compress_slurm_names_falls_back_to_the_plain_names() -> None:
+    names = ["gpu2", "gpu 041", "gpu1", "a,b", "gpu;x"]
+    hosts, others = compress_slurm_names(names)
+    assert hosts == "gpu[1-2],gpu;x"
+    assert others == {"gpu 041": "contains white space", "a,b": "contains ',', '[' or ']'"}
+    assert compress_slurm_names(["gpu 041"]) == ("", {"gpu 041": "contains white space"})
 
 
 def test_hostlist_error_is_in_the_family_and_a_value_error() -> None:
@@ -160,3 +196,12 @@ def test_malformed_input_raises_only_hostlist_error(text: str) -> None:
     except HostlistError:
         return
     assert all(isinstance(name, str) and name for name in result)
+
+
+@settings(max_examples=300)
+@given(st.lists(hosts | st.text(max_size=12), max_size=20))
+def test_compress_slurm_names_round_trips_what_it_can(names: list[str]) -> None:
+    text, others = compress_slurm_names(names)
+    listable = [n for n in names if slurm_name_problem(n) is None]
+    assert expand(text) == sorted(listable, key=natural_key)
+    assert list(others) == list(dict.fromkeys(n for n in names if n not in listable))

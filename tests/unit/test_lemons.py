@@ -80,6 +80,12 @@ def test_combination_rule_score_and_absent_signals() -> None:
     assert alone.required == 1 and alone.flagged.tolist() == [True, True, False, False]
 
 
+def test_no_available_signal_leaves_the_score_absent() -> None:
+    found = detect(np.full((3, 2), np.nan), [3.0, 2.0], LemonRule())
+    assert found.required == 0 and not found.flagged.any()
+    assert np.isnan(found.score).all()  # nothing measured: no score, not 0
+
+
 def test_rule_rejects_nonsense() -> None:
     with pytest.raises(ConfigError):
         LemonRule(method="vibes")
@@ -277,6 +283,36 @@ def test_exclusions_and_tickets_are_signals_when_present() -> None:
         pa.compute.equal(found.evidence_events["signal"], "tickets")
     )["detail"].to_pylist()
     assert sorted(details) == ["ticket: open", "ticket: replaced cable"]
+
+
+def test_without_node_events_job_signals_count_node_fail_alone() -> None:
+    found = lemons.find_lemons(
+        lemon_inputs(_warehouse(_jobs(), []), Settings()), lemons.LemonSettings(as_of=AS_OF)
+    )
+    assert found.available[lemons.OUT] == "no node events"
+    assert all(found.available[n] is None for n in (lemons.MULTI, lemons.SINGLE, lemons.RATE))
+    assert found.warnings == [lemons.WARN_NODE_FAIL_ONLY]
+    n06 = _row(found, "n06")  # its three NODE_FAILs are charged to it without any event
+    assert (n06["single_node_node_fails"], n06["flagged"], n06["rank"]) == (3, True, 1)
+    assert _row(found, "n07")["single_node_node_fails"] == 0  # FAILED: cause unknown
+
+
+def test_without_node_events_or_node_fail_no_signal_and_no_ranking() -> None:
+    user_failures = [j for j in _jobs() if j["state"] != "NODE_FAIL"]
+    found = lemons.find_lemons(
+        lemon_inputs(_warehouse(user_failures, []), Settings()),
+        lemons.LemonSettings(as_of=AS_OF),
+    )
+    for name in (lemons.MULTI, lemons.SINGLE, lemons.RATE):
+        assert found.available[name] == lemons.NO_EVENTS_NO_NODE_FAIL
+    assert found.warnings == [lemons.WARN_NO_EVENTS, lemons.WARN_NO_SIGNAL]
+    assert "cannot be told apart from user failures" in found.warnings[0]
+    rows = found.nodes.to_pylist()
+    assert len(rows) == len(NODES) and not found.flagged.num_rows
+    assert all(r["rank"] is None and r["score"] is None for r in rows)
+    assert all(r[n] is None for r in rows for n in lemons.NAMES)
+    assert found.thresholds["firing"].null_count == found.thresholds.num_rows
+    assert lemons.to_doc(found, top=5)["nodes"].num_rows == 0  # no top list of unranked nodes
 
 
 # --- backtest ---------------------------------------------------------------------------------

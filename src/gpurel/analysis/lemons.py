@@ -371,7 +371,7 @@ THRESHOLDS = pa.schema(
         ("absent_reason", pa.string()),
         ("floor", pa.float64()),
         ("threshold", pa.float64()),  # null: no node of the cluster has a value
-        ("firing", pa.int64()),
+        ("firing", pa.int64()),  # null with the threshold
     ]
 )
 
@@ -389,7 +389,7 @@ def _thresholds(
             "absent_reason": available[s.name],
             "floor": s.floor,
             "threshold": None if np.isnan(cut) else float(cut),
-            "firing": int(firing),
+            "firing": None if np.isnan(cut) else int(firing),
         }
         for s, cut, firing in zip(SIGNALS, d.thresholds, d.fires.sum(axis=0), strict=True)
     ]
@@ -546,7 +546,8 @@ def _what_event(e: dict[str, Any]) -> str:
 def _what_job(j: dict[str, Any]) -> str:
     what = f"job {j['job_id']}" + (f"#{j['attempt']}" if j["attempt"] is not None else "")
     if j["state"] is not None:
-        what += f" {j['state']} {j['category']}, {j['n_gpus']:,} GPUs"
+        what += f" {j['state']} {j['category']}"
+        what += "" if j["n_gpus"] is None else f", {j['n_gpus']:,} GPUs"
     return what
 
 

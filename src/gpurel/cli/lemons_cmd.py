@@ -77,7 +77,7 @@ def _thresholds(found: lemons.Lemons) -> Table:
     )
     for r in found.thresholds.to_pylist():
         out.add_row(
-            Text(r["cluster"]),
+            Text(cell(r["cluster"], "text")),
             r["signal"],
             r["meaning"],
             "yes" if r["available"] else "no",
@@ -107,8 +107,8 @@ def _ranking(found: lemons.Lemons, top: int) -> Table:
             continue
         out.add_row(
             cell(r["rank"]),
-            Text(r["cluster"]),
-            Text(r["node"]),
+            Text(cell(r["cluster"], "text")),
+            Text(cell(r["node"], "text")),
             cell(r["score"]),
             *(cell(r[n]) for n in names),
             "yes" if r["flagged"] else "",
@@ -126,10 +126,11 @@ def _evidence(found: lemons.Lemons) -> Table:
     for (_, node), group in by_node:
         rows = list(group)
         for r in rows[:EVIDENCE_PER_NODE]:
-            out.add_row(Text(node), r["signal"], cell(r["time"], "time"), Text(r["what"]))
+            what = Text(cell(r["what"], "text"))
+            out.add_row(Text(cell(node, "text")), r["signal"], cell(r["time"], "time"), what)
         if len(rows) > EVIDENCE_PER_NODE:
             more = f"… {len(rows) - EVIDENCE_PER_NODE} more (--json lists all)"
-            out.add_row(Text(node), "", "", more)
+            out.add_row(Text(cell(node, "text")), "", "", more)
     return out
 
 

@@ -67,11 +67,11 @@ def lemon_nodes(a: Analysis) -> Block | None:
         "Lemon nodes fail jobs again and again yet pass the health checks and the repair flow. "
         f"Signals over {p.start:%Y-%m-%d %H:%M} – {p.end:%Y-%m-%d %H:%M} UTC: "
         f"{', '.join(available) or 'none'}; signals whose input is missing are absent, not 0.",
-        *(f"Warning: {w}." for w in found.warnings),
     ]
+    warnings = [("Warning", w) for w in found.warnings]
     thresholds = Table.of("Signal thresholds per cluster", THRESHOLDS, found.thresholds)
     if not available:
-        return Block("lemon-nodes", "Lemon nodes", text, tables=[thresholds])
+        return Block("lemon-nodes", "Lemon nodes", text, warnings, tables=[thresholds])
     text += [
         f"Each signal's threshold is {rules.lemon_threshold(rule)}; {rules.lemon_flag(rule)}.",
         f"{found.flagged.num_rows:,} of {found.nodes.num_rows:,} nodes flagged.",
@@ -106,7 +106,7 @@ def lemon_nodes(a: Analysis) -> Block | None:
         ),
     ]
     lists = lemons.slurm_lists(found).items()
-    facts = [(f"Exclude ({c})", x.hostlist) for c, x in lists if x.hostlist]
+    facts = warnings + [(f"Exclude ({c})", x.hostlist) for c, x in lists if x.hostlist]
     facts += [
         (f"Left out of the Slurm lists ({c})", f"{name!r} ({why}): no Slurm node has this name")
         for c, x in lists
