@@ -5,12 +5,22 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
+from gpurel.absent import Absent
 from gpurel.errors import ConfigError
-from gpurel.models.dispersion import dispersion_test
+from gpurel.models.dispersion import DispersionTest
+from gpurel.models.dispersion import dispersion_test as dispersion_or_absent
 
 RF = 6.5e-3
+
+
+def dispersion_test(failures: npt.ArrayLike, node_days: npt.ArrayLike) -> DispersionTest:
+    """The test of nodes that have something to test."""
+    t = dispersion_or_absent(failures, node_days)
+    assert isinstance(t, DispersionTest), t
+    return t
 
 
 def fleet(seed: int, nodes: int = 2_000) -> tuple[np.random.Generator, np.ndarray]:
@@ -72,8 +82,11 @@ def test_nodes_without_exposure_are_ignored_and_bad_input_rejected() -> None:
         dispersion_test([1, 2], [1.0])
 
 
-def test_without_failures_or_nodes_nothing_is_decided() -> None:
-    for t in (dispersion_test([0, 0, 0], [1.0, 2.0, 3.0]), dispersion_test([], [])):
-        assert math.isnan(t.p_value) and math.isnan(t.nb_alpha)
-        assert t.shared  # no evidence against one rate
-    assert dispersion_test([0, 0], [1.0, 2.0]).rate_per_node_day == 0.0
+def test_without_failures_or_nodes_nothing_is_tested() -> None:
+    assert dispersion_or_absent([0, 0, 0], [1.0, 2.0, 3.0]) == Absent(
+        "not testable: no failure on any of 3 nodes"
+    )
+    assert dispersion_or_absent([], []) == Absent("not testable: 0 nodes with exposure, 2 needed")
+    assert dispersion_or_absent([3, 0], [1.0, 0.0]) == Absent(
+        "not testable: 1 node with exposure, 2 needed"
+    )

@@ -20,7 +20,7 @@ from gpurel.ingest import ingest
 from gpurel.report import build_report, render_html, render_markdown
 from gpurel.report.ettr_sections import design_space
 from gpurel.report.html import breakable
-from gpurel.report.markdown import escape_cell as markdown_cell
+from gpurel.report.markdown import escape_text as markdown_cell
 from gpurel.report.sections import blocks
 from gpurel.sources.base import ReadOptions
 from gpurel.warehouse import Warehouse
@@ -185,7 +185,7 @@ def test_table_cells_break_only_where_they_may() -> None:
 def test_markdown_escapes_markup_from_the_data(hostile: Analysis) -> None:
     text = render_markdown(hostile)
     assert "<script" not in text and "<img" not in text
-    assert markdown_cell("a|b <i>x</i>") == "a\\|b &lt;i&gt;x&lt;/i&gt;"
+    assert markdown_cell("a|b <i>x</i>") == "a\\|b \\<i\\>x\\</i\\>"
 
 
 def test_rejected_rows_are_listed_with_their_reason(fixtures_analysis: Analysis) -> None:

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 import numpy as np
 import pyarrow as pa
 import pytest
+from matplotlib.backend_bases import RendererBase
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
@@ -73,7 +75,7 @@ RUN_ETTR = pa.table(
         "runs": [2, 1],
         **{
             f"{prefix}_{stat}": [0.99, value]
-            for prefix in ("ettr", "ettr_attributed")
+            for prefix in ("ettr", "ettr_infra", "ettr_scheduler")
             for stat, value in (("mean", 0.93), ("q25", 0.93), ("q75", 0.95))
         },
     }
@@ -84,16 +86,60 @@ EXPECTED = pa.table(
 
 
 @pytest.mark.parametrize("expected", [EXPECTED, None])
-def test_ettr_by_size_shows_both_variants(expected: pa.Table | None) -> None:
+def test_ettr_by_size_shows_the_three_variants(expected: pa.Table | None) -> None:
     fig = figures.ettr_by_size(RUN_ETTR, expected, "r_f = 6.5 / 1000 node-days")
-    (ax,) = fig.axes
+    ax = fig.axes[0]
     assert ax.get_xscale() == "log"
     labels = ax.get_legend_handles_labels()[1]
     assert "every interruption counted (lower bound)" in labels
     assert "infrastructure interruptions only" in labels
+    assert "preemptions and requeues only" in labels
     assert ("expected at r_f = 6.5 / 1000 node-days" in labels) == (expected is not None)
-    assert "2 runs" in _texts(fig) and "1 run" in _texts(fig)
+    assert "runs in the bucket" in _texts(fig)
     assert ax.get_ylim()[0] <= 0.93
+
+
+def test_ettr_by_size_leaves_out_a_variant_without_values() -> None:
+    unknown = pa.nulls(RUN_ETTR.num_rows, pa.float64())
+    t = RUN_ETTR
+    for stat in ("mean", "q25", "q75"):
+        t = t.set_column(t.column_names.index(f"ettr_infra_{stat}"), f"ettr_infra_{stat}", unknown)
+    labels = figures.ettr_by_size(t, None, "").axes[0].get_legend_handles_labels()[1]
+    assert "infrastructure interruptions only" not in labels
+    assert "every interruption counted (lower bound)" in labels
+
+
+def _overlapping(labels: list[Text], renderer: RendererBase) -> list[tuple[str, str]]:
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in labels if t.get_text()]
+    return [
+        (a, b)
+        for i, (a, box_a) in enumerate(boxes)
+        for b, box_b in boxes[i + 1 :]
+        if box_a.overlaps(box_b)
+    ]
+
+
+def test_ettr_by_size_axis_labels_never_overlap() -> None:
+    buckets = [2**k for k in range(18)]  # 1 to 131,072 GPUs: every bucket has runs
+    table = pa.table(
+        {
+            "bucket": buckets,
+            "runs": [12_345 - 600 * i for i in range(18)],
+            **{
+                f"{prefix}_{stat}": [0.9] * 18
+                for prefix in ("ettr", "ettr_infra", "ettr_scheduler")
+                for stat in ("mean", "q25", "q75")
+            },
+        }
+    )
+    fig = figures.ettr_by_size(table, None, "")
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    (ax,) = fig.axes
+    (runs,) = ax.child_axes  # the run counts on top
+    for axis in (ax.xaxis, runs.xaxis):
+        assert _overlapping(list(axis.get_ticklabels()), renderer) == []
 
 
 def test_ettr_design_space_has_the_target_contour_and_the_optimal_line() -> None:

@@ -11,6 +11,7 @@ import pytest
 from gpurel import demo
 from gpurel.analysis import lemons
 from gpurel.analysis.goodput import GoodputRules
+from gpurel.analysis.runs import Checkpointing
 from gpurel.analysis.summary import Analysis, Settings, analyze, lemon_inputs
 from gpurel.ingest import ingest
 from gpurel.models.lemon_rule import LemonRule
@@ -68,8 +69,10 @@ def test_methods_follow_the_settings_in_force(tested: tuple[Analysis, lemons.Bac
     assert a.lemons is not None
     rule = LemonRule(method="percentile", percentile=0.95, min_signals=2, cap=3.0)
     found = replace(a.lemons, settings=lemons.LemonSettings(window_s=14 * 86_400, rule=rule))
-    lost = replace(a.lost_goodput, ckpt_s=1800.0, rules=GoodputRules(120, 3))
-    facts = _facts(methods(replace(a, lemons=found, lost_goodput=lost)))
+    s = replace(
+        a.settings, checkpointing=Checkpointing(ckpt_s=1800.0), goodput_rules=GoodputRules(120, 3)
+    )
+    facts = _facts(methods(replace(a, lemons=found, settings=s)))
     assert "Δt_cp / 2 = 15 min" in facts["Lost goodput, first order"]
     assert "within 120 s" in facts["Lost goodput, second order"]
     assert facts["Crash loops"].startswith("jobs requeued 3 or more times")

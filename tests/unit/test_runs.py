@@ -134,11 +134,13 @@ def test_requeues_and_a_resubmission_form_one_run_with_hand_computed_ettr(con) -
     # lower bound: 9.5 h mod 1 h = 30 min lost; then u0 + (9.25 h − 5 min) mod 1 h = 5 + 10 min
     # lost; then u0 = 5 min: 50 min in all
     assert run["unproductive_s"] == pytest.approx(50 * 60)
-    # attributed: the user failure charges nothing, so the last attempt pays no restart
-    assert run["unproductive_attributed_s"] == pytest.approx(35 * 60)
+    # infrastructure only: the user failure charges nothing, so the last attempt pays no
+    # restart; preemptions and requeues only: nothing is charged (no checkpoint writes)
+    assert run["unproductive_infra_s"] == pytest.approx(35 * 60)
+    assert (run["scheduler_interruptions"], run["unproductive_scheduler_s"]) == (0, 0)
     wall = 7200 + run["running_s"]
     assert run["ettr"] == pytest.approx((run["running_s"] - 3000) / wall)
-    assert run["ettr_attributed"] == pytest.approx((run["running_s"] - 2100) / wall)
+    assert run["ettr_infra"] == pytest.approx((run["running_s"] - 2100) / wall)
 
 
 def test_resubmission_after_the_gap_starts_a_new_run(con) -> None:
@@ -193,7 +195,7 @@ def test_checkpoint_writes_are_charged_per_completed_checkpoint(con) -> None:
     assert run["unproductive_s"] == 9 * 60  # floor(36000 / 3660) = 9 checkpoints
 
 
-def test_attributed_variant_counts_infrastructure_and_scheduler_interruptions(con) -> None:
+def test_infrastructure_and_scheduler_interruptions_are_counted_apart(con) -> None:
     jobs, failures = load(
         con,
         [
@@ -205,11 +207,15 @@ def test_attributed_variant_counts_infrastructure_and_scheduler_interruptions(co
         [failing_check("n1", 2.5, "gpu_unavailable")],
     )
     run = by_run(runs(jobs, failures, ckpt=NO_WRITES))["c1:1"]
-    assert (run["interruptions"], run["infra_interruptions"]) == (3, 2)
+    assert (run["interruptions"], run["infra_interruptions"]) == (3, 1)
+    assert run["scheduler_interruptions"] == 1
     # lower bound: 30 min; then 5 + 25 min twice; then 5 min = 95 min
     assert run["unproductive_s"] == pytest.approx(95 * 60)
-    # attributed: 30 min; 5 + 25 min; 5 min (restart after the preemption), none after the user
-    assert run["unproductive_attributed_s"] == pytest.approx(65 * 60)
+    # infrastructure only: 30 min lost, 5 min restart after it; the preemption and the user
+    # failure charge nothing
+    assert run["unproductive_infra_s"] == pytest.approx(35 * 60)
+    # preemptions only: the preempted attempt loses 30 min, the next one restarts in 5 min
+    assert run["unproductive_scheduler_s"] == pytest.approx(35 * 60)
 
 
 def test_by_bucket_selects_long_runs_and_reports_spread(con) -> None:
@@ -280,7 +286,7 @@ def test_measured_ettr_equals_the_truth_on_simulated_runs(con, write_s: float) -
     assert sum(r["interruptions"] for r in measured.values()) > 50
     for run_id, want in truth.items():
         assert measured[run_id]["ettr"] == pytest.approx(want, abs=1e-9)
-        assert measured[run_id]["ettr_attributed"] == pytest.approx(want, abs=1e-9)
+        assert measured[run_id]["ettr_infra"] == pytest.approx(want, abs=1e-9)
 
 
 # --- per-node failures ------------------------------------------------------------------------

@@ -175,16 +175,21 @@ class Period:
 class NodeDays:
     """The node-days denominator of failure rates.
 
-    ``method`` says where it comes from: "inventory" (in-service spans of ``nodes``, clipped to
-    the period), "observed" (distinct nodes seen in jobs and events x the period length, used
-    for clusters without inventory rows) or "mixed" (clusters differ; see ``by_cluster``).
+    ``period`` is the span in which node-days accrue: from the earliest to the latest moment a
+    node is in service (inventory spans clipped to the records' span; observed nodes count over
+    the whole span). Jobs or events outside it (e.g. jobs started before the inventory's first
+    day) are in ``records``. ``method`` says where node-days come from: "inventory" (in-service
+    spans of ``nodes``, clipped to the period), "observed" (distinct nodes seen in jobs and
+    events x the period length, used for clusters without inventory rows) or "mixed" (clusters
+    differ; see ``by_cluster``).
     """
 
-    period: Period
+    period: Period  # where node-days accrue: every rate's period, the one people are shown
     method: str
     node_days: float
     by_cluster: pa.Table  # cluster, method, nodes, node_days
     by_week: pa.Table  # week_start, iso_week, node_days (weeks clipped to the period)
+    records: Period | None = None  # the span of every record, when wider than ``period``
 
 
 def analysis_period(jobs: ir.Table, events: ir.Table, nodes: ir.Table | None = None) -> Period:
@@ -245,9 +250,9 @@ def node_days(
     jobs: ir.Table, events: ir.Table, nodes: ir.Table, period: Period | None = None
 ) -> NodeDays:
     """Node-days in the period (default ``analysis_period``), per cluster and per ISO week."""
-    if period is None:
-        period = analysis_period(jobs, events, nodes)
-    spans = node_spans(jobs, events, nodes, period)
+    records = period or analysis_period(jobs, events, nodes)
+    spans = node_spans(jobs, events, nodes, records)
+    period = _in_service(spans, records)
     weeks = ibis.memtable(_weeks(period))
     j = spans.join(weeks, [spans.start < weeks.w_end, spans.end > weeks.w_start])
     overlap = seconds_between(ibis.greatest(j.start, j.w_start), ibis.least(j.end, j.w_end))
@@ -267,7 +272,19 @@ def node_days(
     methods = set(by_cluster["method"].to_pylist())
     method = methods.pop() if len(methods) == 1 else ("mixed" if methods else "observed")
     total = float(sum(by_cluster["node_days"].to_pylist()))
-    return NodeDays(period, method, total, by_cluster, by_week)
+    wider = records if records != period else None
+    return NodeDays(period, method, total, by_cluster, by_week, wider)
+
+
+def _in_service(spans: ir.Table, records: Period) -> Period:
+    """The part of ``records`` in which some node of ``spans`` is in service (all of it when
+    no node is known)."""
+    start = ibis.greatest(spans.start, ibis.literal(records.start))
+    end = ibis.least(spans.end, ibis.literal(records.end))
+    clipped = spans.select(s=start, e=end)
+    clipped = clipped.filter(clipped.e > clipped.s)
+    row = clipped.aggregate(s=clipped.s.min(), e=clipped.e.max()).to_pyarrow().to_pylist()[0]
+    return records if row["s"] is None else Period(row["s"], row["e"])
 
 
 # --- failure episodes -------------------------------------------------------------------------

@@ -11,6 +11,10 @@ Per (cluster, node):
 
 ``min_gpus`` restricts both to attempts with more GPUs (0: every attempt). Nodes that ran
 attempts but never failed are kept with 0 failures: they are half of the evidence.
+
+``node_episodes`` is the same per-node input from the node events alone, for warehouses
+without job failures to charge: failure episodes (``metrics.episodes``) starting in the period
+per node, with the node's days in service in the period (``metrics.node_spans``) as exposure.
 """
 
 from __future__ import annotations
@@ -21,8 +25,8 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from gpurel.analysis.attribution import JOB_KEY, first_node, ran
-from gpurel.analysis.metrics import DAY_S, is_rf_failure
+from gpurel.analysis.attribution import JOB_KEY, first_node, ran, seconds_between
+from gpurel.analysis.metrics import DAY_S, Period, exact_sum, is_rf_failure, node_spans
 
 
 @dataclass(frozen=True)
@@ -65,3 +69,26 @@ def node_failures(jobs: ir.Table, failures: ir.Table, min_gpus: int = 0) -> Node
     )
     unassigned = int(f.filter(f.charged.isnull()).count().to_pyarrow().as_py())
     return NodeFailures(table, unassigned)
+
+
+def node_episodes(
+    eps: ir.Table, jobs: ir.Table, events: ir.Table, nodes: ir.Table, period: Period
+) -> pa.Table:
+    """Failure episodes and node-days in service of every node in ``period`` (cluster, node,
+    failures, node_days): the per-node input of the dispersion test from node events."""
+    spans = node_spans(jobs, events, nodes, period)
+    start = ibis.greatest(spans.start, ibis.literal(period.start))
+    end = ibis.least(spans.end, ibis.literal(period.end))
+    days = spans.select("cluster", "node", s=start, e=end)
+    days = days.filter(days.e > days.s)
+    exposure = days.group_by("cluster", "node").aggregate(
+        node_days=exact_sum(seconds_between(days.s, days.e) / DAY_S)
+    )
+    e = eps.filter(eps.start >= period.start, eps.start <= period.end)
+    counts = e.group_by("cluster", "node").aggregate(failures=e.count())
+    j = exposure.left_join(counts, ["cluster", "node"])
+    return (
+        j.select("cluster", "node", failures=j.failures.fill_null(0), node_days=j.node_days)
+        .order_by("cluster", "node")
+        .to_pyarrow()
+    )

@@ -32,19 +32,22 @@ defaults 60 min, 5 min, 0):
   completed checkpoint ((runtime − restart) mod (Δt_cp + w_cp)), lost and redone.
 - R = W − Q − U, ETTR = R / W (never negative: U never exceeds an attempt's runtime).
 
-Two variants, one run grouping:
+Three variants, one run grouping:
 
 - ``ettr``: every interruption counts (the paper's lower bound);
-- ``ettr_attributed``: an interruption counts only when the infrastructure caused it: FAILED or
+- ``ettr_infra``: an interruption counts only when the infrastructure caused it: FAILED or
   NODE_FAIL attempts with an infrastructure cause in the ``failures`` table of
   ``attribution.attribute`` (``metrics.is_infra_failure``: hardware or system-software domain,
-  or an unattributed NODE_FAIL), and every PREEMPTED or REQUEUED attempt (the scheduler took the
-  nodes). A user failure is the user's loss, not the cluster's: it charges neither lost work nor
-  a restart, as if the user had chosen to stop there.
+  or an unattributed NODE_FAIL);
+- ``ettr_scheduler``: an interruption counts only when the scheduler took the nodes: PREEMPTED
+  or REQUEUED attempts (preemptions, requeues).
+
+An interruption a variant does not count is not the cluster's loss in that view: it charges
+neither lost work nor a restart, as if the job had chosen to stop there.
 
 ``ettr_by_bucket`` keeps GPU runs with at least ``min_hours`` of running time (default 24 h)
 and, optionally, of one QoS, and reports per size bucket (``metrics.size_bucket`` of the run's
-GPUs) the mean, quartiles and GPU-time-weighted ETTR of both variants.
+GPUs) the mean, quartiles and GPU-time-weighted ETTR of each variant.
 """
 
 from __future__ import annotations
@@ -67,7 +70,7 @@ SCHEDULER_STATES = (JobState.PREEMPTED.value, JobState.REQUEUED.value)
 CHAIN_KEY = ("cluster", "name", "user", "account")
 RUN_KEY = ("cluster", "run_id")
 US = 1_000_000  # durations are summed in whole microseconds: exact, in any row order
-_VARIANTS = ("", "_attributed")
+_VARIANTS = ("", "_infra", "_scheduler")
 
 
 @dataclass(frozen=True)
@@ -194,14 +197,18 @@ def attempts_in_runs(
     w = ibis.window(group_by=[a.cluster, a.run_id], order_by=[a.start_time, a.job_id, a.attempt])
     last = a.start_time.lead().over(w).isnull()
     interrupting = a.state.isin(INTERRUPTION_STATES) & ~last
-    caused = a.state.isin(SCHEDULER_STATES) | a.infra.fill_null(False)
     a = a.mutate(
         queue_us=_queue_us(a, a.end_time.lag().over(w)),
         interruption=interrupting,
-        infra_interruption=interrupting & caused,
+        infra_interruption=interrupting & a.infra.fill_null(False),
+        scheduler_interruption=interrupting & a.state.isin(SCHEDULER_STATES),
         run_qos=a.qos.first().over(w),
     )
-    flags = {"": a.interruption, "_attributed": a.infra_interruption}
+    flags = {
+        "": a.interruption,
+        "_infra": a.infra_interruption,
+        "_scheduler": a.scheduler_interruption,
+    }
     return a.mutate(
         **{
             f"unproductive{v}_us": _unproductive_us(a, flag, flag.lag().over(w).fill_null(False), c)
@@ -237,14 +244,14 @@ def runs(
         last_end=a.end_time.max(),
         interruptions=a.interruption.cast("int64").sum(),
         infra_interruptions=a.infra_interruption.cast("int64").sum(),
+        scheduler_interruptions=a.scheduler_interruption.cast("int64").sum(),
         queue_us=a.queue_us.sum(),
         running_us=a.runtime_us.sum(),
-        unproductive_us=a.unproductive_us.sum(),
-        unproductive_attributed_us=a.unproductive_attributed_us.sum(),
+        **{f"unproductive{v}_us": a[f"unproductive{v}_us"].sum() for v in _VARIANTS},
     )
     r = r.mutate(wallclock_us=r.queue_us + r.running_us)
     productive = {v: r.running_us - r[f"unproductive{v}_us"] for v in _VARIANTS}
-    seconds = ("queue", "running", "wallclock", "unproductive", "unproductive_attributed")
+    seconds = ("queue", "running", "wallclock", *(f"unproductive{v}" for v in _VARIANTS))
     return r.mutate(
         **{f"{name}_s": r[f"{name}_us"] / US for name in seconds},
         **{f"productive{v}_s": p / US for v, p in productive.items()},
@@ -280,6 +287,7 @@ def ettr_by_bucket(run_table: ir.Table, rules: RunRules | None = None) -> pa.Tab
         gpu_hours=exact_sum(r.running_s * r.gpus) / HOUR_S,
         interruptions=r.interruptions.sum(),
         infra_interruptions=r.infra_interruptions.sum(),
+        scheduler_interruptions=r.scheduler_interruptions.sum(),
         **stats,
     )
     return t.order_by("bucket").to_pyarrow()

@@ -3,14 +3,20 @@
 This orchestrates ``attribution``, ``metrics`` and ``runs`` for ``gpurel analyze`` (and later
 the report); it computes nothing itself beyond counting what the warehouse holds and putting
 measurements next to the models' projections (MTTF, expected ETTR) at the measured r_f.
+
+A figure without the input to measure it is ``Absent`` with the reason, never a 0, an infinity
+or a verdict: node failure episodes without node events; r_f, infrastructure failures, MTTF
+and lost goodput when job failures have no known cause (no node events to attribute them and
+no NODE_FAIL); projections at r_f without a failure to measure r_f by.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import ibis
 import ibis.expr.types as ir
@@ -19,15 +25,24 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gpurel import taxonomy
+from gpurel.absent import Absent
 from gpurel.analysis import goodput, lemons, metrics, runs, timeline
 from gpurel.analysis.attribution import AttributionWindow, attribute, window_sensitivity
-from gpurel.analysis.node_failures import node_failures
+from gpurel.analysis.node_failures import NodeFailures, node_episodes, node_failures
 from gpurel.models.dispersion import DispersionTest, dispersion_test
 from gpurel.models.ettr import ettr_finite, ettr_renewal, failure_rate, linear_breaks
 from gpurel.models.failure_model import projected_mttf_band, projected_mttf_hours
+from gpurel.schema import JobState
 from gpurel.warehouse import Warehouse
 
+T = TypeVar("T")
 DEFAULT_PROJECTION_GPUS = (8, 64, 512, 1024, 4096, 16384, 131072)
+NO_EVENTS = "no node events ingested"
+NO_JOBS = "no job accounting ingested"
+NO_CAUSES = (
+    "no node events ingested and no attempt ended NODE_FAIL: job failures have no known cause, "
+    "so infrastructure failures cannot be told from user failures"
+)
 
 
 @dataclass(frozen=True)
@@ -52,9 +67,18 @@ class Settings:
         return taxonomy.load(Path(self.taxonomy_file)) if self.taxonomy_file else taxonomy.default()
 
 
+@dataclass(frozen=True)
+class NodeDispersion:
+    """The dispersion test of per-node counts, and what was counted."""
+
+    tested: str  # what was counted per node, and its exposure
+    test: DispersionTest
+    unassigned_failures: int  # job failures no single node could be charged with
+
+
 @dataclass
 class Analysis:
-    """The results of one analysis."""
+    """The results of one analysis; a figure without input is ``Absent`` with the reason."""
 
     settings: Settings
     overview: dict[str, Any]
@@ -62,26 +86,31 @@ class Analysis:
     job_sizes: pa.Table
     failures_by_category: pa.Table
     largest_failures: pa.Table
-    attribution_windows: pa.Table
+    attribution_windows: pa.Table | Absent
     node_days: metrics.NodeDays | None
-    episode_summary: pa.Table | None
-    episodes_by_category: pa.Table | None
-    episodes_by_week: pa.Table | None
-    episodes_by_week_category: pa.Table | None
-    check_first_seen: pa.Table
-    top_nodes: pa.Table | None
-    node_failure_rate: metrics.NodeFailureRate
-    infra_failures: dict[str, Any]
-    mttf_by_size: pa.Table
-    mttf_projection: pa.Table
-    mttf_vs_projection: pa.Table
-    node_dispersion: DispersionTest
-    unassigned_node_failures: int
-    ettr_projection: pa.Table
+    episode_summary: pa.Table | Absent
+    episodes_by_category: pa.Table | Absent
+    episodes_by_week: pa.Table | Absent
+    episodes_by_week_category: pa.Table | Absent
+    check_first_seen: pa.Table | Absent
+    top_nodes: pa.Table | Absent
+    node_failure_rate: metrics.NodeFailureRate  # the counts, whatever they support
+    rf: metrics.NodeFailureRate | Absent  # r_f where the data can measure it
+    infra_failures: dict[str, Any] | Absent
+    mttf_by_size: pa.Table | Absent
+    mttf_projection: pa.Table | Absent
+    mttf_vs_projection: pa.Table | Absent
+    node_dispersion: NodeDispersion | Absent
+    ettr_projection: pa.Table | Absent
     run_ettr: pa.Table
-    lost_goodput: goodput.LostGoodput
+    lost_goodput: goodput.LostGoodput | Absent
     lemons: lemons.Lemons | None
     rejects: pa.Table
+
+    @property
+    def projection_rf(self) -> metrics.NodeFailureRate | Absent:
+        """r_f to project MTTF and ETTR at: measured, with at least one failure."""
+        return projectable(self.rf)
 
 
 def _scoped(table: ir.Table, cluster: str | None) -> ir.Table:
@@ -95,6 +124,7 @@ def _overview(jobs: ir.Table, events: ir.Table, rejects: ir.Table) -> dict[str, 
             job_ids=jobs.job_id.nunique(),
             clusters=jobs.cluster.nunique(),
             gpu_hours=metrics.exact_sum(metrics.gpu_hours(jobs)),
+            node_fail_attempts=(jobs.state == JobState.NODE_FAIL.value).cast("int64").sum(),
         )
         .to_pyarrow()
         .to_pylist()[0]
@@ -103,7 +133,42 @@ def _overview(jobs: ir.Table, events: ir.Table, rejects: ir.Table) -> dict[str, 
     row["failing_node_events"] = int(events.filter(events.result == "fail").count().execute())
     row["rejected_rows"] = int(rejects.count().execute())
     row["gpu_hours"] = float(row["gpu_hours"] or 0.0)
+    row["node_fail_attempts"] = int(row["node_fail_attempts"] or 0)
+    names = metrics.union_all(jobs.select("cluster"), events.select("cluster")).distinct()
+    row["cluster_names"] = names.order_by("cluster").to_pyarrow()["cluster"].to_pylist()
     return row
+
+
+def cause_gap(overview: dict[str, Any]) -> Absent | None:
+    """Why job failures cannot be split into infrastructure and user failures, if they cannot:
+    no job accounting, or neither node events to attribute them nor a NODE_FAIL."""
+    if not overview["job_attempts"]:
+        return Absent(NO_JOBS)
+    if not (overview["node_events"] or overview["node_fail_attempts"]):
+        return Absent(NO_CAUSES)
+    return None
+
+
+def measurable_rf(
+    rate: metrics.NodeFailureRate, overview: dict[str, Any]
+) -> metrics.NodeFailureRate | Absent:
+    """r_f where the data can measure it: job failures with causes, and exposure."""
+    gap = cause_gap(overview)
+    if gap is not None:
+        return gap
+    if not rate.node_days:
+        return Absent(f"no attempt of a job with more than {rate.min_gpus} GPUs ran")
+    return rate
+
+
+def projectable(rf: metrics.NodeFailureRate | Absent) -> metrics.NodeFailureRate | Absent:
+    """r_f to project at: a zero rate would project an infinite MTTF and an ETTR of 1."""
+    if isinstance(rf, Absent) or rf.failures:
+        return rf
+    return Absent(
+        f"no failure in {rf.node_days:,.1f} node-days of jobs with more than {rf.min_gpus} "
+        "GPUs, so r_f has nothing to project from"
+    )
 
 
 def _rejects_summary(rejects: ir.Table) -> pa.Table:
@@ -166,9 +231,22 @@ def ettr_projection(rate: metrics.NodeFailureRate, gpus: tuple[int, ...], s: Set
     )
 
 
-def run_ettr(run_table: ir.Table, rate: metrics.NodeFailureRate, s: Settings) -> pa.Table:
-    """Measured ETTR of the selected runs per GPU bucket, with the expected value at r_f."""
+def run_ettr(
+    run_table: ir.Table,
+    rate: metrics.NodeFailureRate | Absent,
+    s: Settings,
+    causes: Absent | None = None,
+) -> pa.Table:
+    """Measured ETTR of the selected runs per GPU bucket, with the expected value at r_f (null
+    when r_f is absent). With ``causes`` absent, the infrastructure-only columns are null: no
+    failure can be told to be the infrastructure's."""
     t = runs.ettr_by_bucket(run_table, s.run_rules)
+    if causes is not None:
+        for i, name in enumerate(t.column_names):
+            if name.startswith(("ettr_infra", "infra_")):
+                t = t.set_column(i, name, pa.nulls(t.num_rows, t.schema.field(name).type))
+    if isinstance(rate, Absent):
+        return t.append_column("ettr_expected", pa.nulls(t.num_rows, pa.float64()))
     sizes = np.asarray(t["bucket"].to_pylist(), dtype=np.int64)
     return t.append_column("ettr_expected", pa.array(_expected_ettr(sizes, rate.per_node_day, s)))
 
@@ -186,15 +264,26 @@ class RunEttr:
 
     runs: ir.Table
     by_bucket: pa.Table
-    rate: metrics.NodeFailureRate
+    rate: metrics.NodeFailureRate | Absent
+
+
+def _counts(warehouse: Warehouse, s: Settings) -> dict[str, Any]:
+    """The overview counts of the warehouse (of the settings' cluster)."""
+    jobs = _scoped(warehouse.jobs(), s.cluster)
+    events = _scoped(warehouse.table("node_events"), s.cluster)
+    return _overview(jobs, events, warehouse.table("rejects"))
 
 
 def measured_runs(warehouse: Warehouse, s: Settings) -> RunEttr:
     """Attribute failures, measure r_f, group attempts into runs and measure their ETTR."""
     failures = attributed_failures(warehouse, s)
-    rate = metrics.node_failure_rate(_scoped(warehouse.jobs(), s.cluster), failures, s.rf_min_gpus)
+    counts = _counts(warehouse, s)
+    rate = measurable_rf(
+        metrics.node_failure_rate(_scoped(warehouse.jobs(), s.cluster), failures, s.rf_min_gpus),
+        counts,
+    )
     table = job_runs(warehouse, s, failures)
-    return RunEttr(table, run_ettr(table, rate, s), rate)
+    return RunEttr(table, run_ettr(table, projectable(rate), s, cause_gap(counts)), rate)
 
 
 def runs_json(measured: RunEttr, s: Settings) -> dict[str, Any]:
@@ -204,7 +293,7 @@ def runs_json(measured: RunEttr, s: Settings) -> dict[str, Any]:
         {
             "run_rules": asdict(s.run_rules),
             "checkpointing": asdict(s.checkpointing),
-            "node_failure_rate": asdict(measured.rate),
+            "node_failure_rate": measured.rate,
             "by_bucket": measured.by_bucket,
             "runs": selected.to_pyarrow(),
         }
@@ -247,16 +336,20 @@ def lemons_json(found: lemons.Lemons, backtest: lemons.Backtest | None = None) -
     return _plain(lemons.to_doc(found) | {"backtest": test})
 
 
-def lost_goodput(warehouse: Warehouse, s: Settings) -> goodput.LostGoodput:
-    """Lost goodput of the warehouse, first and second order, and its crash loops."""
+def lost_goodput(warehouse: Warehouse, s: Settings) -> goodput.LostGoodput | Absent:
+    """Lost goodput of the warehouse, first and second order, and its crash loops (absent
+    without job failures whose cause is known)."""
+    gap = cause_gap(_counts(warehouse, s))
+    if gap is not None:
+        return gap
     jobs = _scoped(warehouse.jobs(), s.cluster)
     failures = attributed_failures(warehouse, s)
     return goodput.lost_goodput(jobs, failures, s.checkpointing.ckpt_s, s.goodput_rules)
 
 
-def goodput_json(lost: goodput.LostGoodput) -> dict[str, Any]:
+def goodput_json(lost: goodput.LostGoodput | Absent) -> dict[str, Any]:
     """Lost goodput as one JSON-ready document."""
-    return _plain(goodput.to_doc(lost))
+    return _plain(lost if isinstance(lost, Absent) else goodput.to_doc(lost))
 
 
 def measured_rf(warehouse: Warehouse, settings: Settings | None = None) -> metrics.NodeFailureRate:
@@ -264,6 +357,47 @@ def measured_rf(warehouse: Warehouse, settings: Settings | None = None) -> metri
     s = settings or Settings()
     failures = attributed_failures(warehouse, s)
     return metrics.node_failure_rate(_scoped(warehouse.jobs(), s.cluster), failures, s.rf_min_gpus)
+
+
+def _node_dispersion(
+    per_node: NodeFailures, events_per_node: pa.Table | Absent
+) -> NodeDispersion | Absent:
+    """Do nodes share one rate? Job failures charged to nodes where there are any, else the
+    node failure episodes per node (node-days in service as exposure)."""
+    jobs = per_node.per_node
+    test = dispersion_test(jobs["failures"].to_numpy(), jobs["node_days"].to_numpy())
+    if not isinstance(test, Absent):
+        return NodeDispersion(
+            "r_f failures of job attempts charged to a node; exposure: node-days of the "
+            "attempts on the node",
+            test,
+            per_node.unassigned,
+        )
+    why = test.reason.removeprefix("not testable: ")
+    if isinstance(events_per_node, Absent):
+        return Absent(f"not testable: job failures per node: {why}; {events_per_node.reason}")
+    by_events = dispersion_test(
+        events_per_node["failures"].to_numpy(), events_per_node["node_days"].to_numpy()
+    )
+    if isinstance(by_events, Absent):
+        return Absent(
+            f"not testable: job failures per node: {why}; node failure episodes per node: "
+            + by_events.reason.removeprefix("not testable: ")
+        )
+    return NodeDispersion(
+        f"node failure episodes per node (job failures per node: {why}); exposure: node-days "
+        "in service",
+        by_events,
+        per_node.unassigned,
+    )
+
+
+def _from_events(
+    exposure: metrics.NodeDays | None, compute: Callable[[metrics.NodeDays], T]
+) -> T | Absent:
+    """``compute(exposure)`` where node events were ingested (``exposure`` given); absent
+    otherwise."""
+    return Absent(NO_EVENTS) if exposure is None else compute(exposure)
 
 
 def analyze(warehouse: Warehouse, settings: Settings | None = None) -> Analysis:
@@ -276,13 +410,21 @@ def analyze(warehouse: Warehouse, settings: Settings | None = None) -> Analysis:
     priorities = s.taxonomy().priorities()
     failures = attributed_failures(warehouse, s)
     overview = _overview(jobs, events, rejects)
-    has_data = overview["job_attempts"] or overview["node_events"]
+    has_events = bool(overview["node_events"])
+    has_data = overview["job_attempts"] or has_events
     exposure = metrics.node_days(jobs, events, nodes) if has_data else None
-    eps = warehouse.materialize("episodes", metrics.episodes(events, s.merge_gap_s))  # read 5x
+    eps = warehouse.materialize("episodes", metrics.episodes(events, s.merge_gap_s))  # read 6x
+    with_events = exposure if has_events else None
     rate = metrics.node_failure_rate(jobs, failures, s.rf_min_gpus)
-    mttf = metrics.mttf_by_size(jobs, failures)
-    per_node = node_failures(jobs, failures)
-    new_after = exposure.period.start + metrics.WEEK if exposure else None
+    rf = measurable_rf(rate, overview)
+    basis = projectable(rf)
+    causes = cause_gap(overview)
+    mttf = metrics.mttf_by_size(jobs, failures) if causes is None else causes
+    mttf_projected = (
+        basis
+        if isinstance(basis, Absent)
+        else mttf_projection(basis, s.projection_gpus, s.gpus_per_node)
+    )
     return Analysis(
         settings=s,
         overview=overview,
@@ -290,28 +432,46 @@ def analyze(warehouse: Warehouse, settings: Settings | None = None) -> Analysis:
         job_sizes=metrics.size_distribution(jobs),
         failures_by_category=metrics.job_failure_rates(jobs, failures),
         largest_failures=metrics.largest_failures(jobs, failures),
-        attribution_windows=window_sensitivity(jobs, events, priorities),
+        attribution_windows=_from_events(
+            with_events, lambda _: window_sensitivity(jobs, events, priorities)
+        ),
         node_days=exposure,
-        episode_summary=metrics.episode_summary(eps, exposure) if exposure else None,
-        episodes_by_category=metrics.episode_rates(eps, exposure) if exposure else None,
-        episodes_by_week=metrics.weekly_episode_rates(eps, exposure) if exposure else None,
-        episodes_by_week_category=(
-            metrics.weekly_episode_rates(eps, exposure, by=("category",)) if exposure else None
+        episode_summary=_from_events(with_events, lambda e: metrics.episode_summary(eps, e)),
+        episodes_by_category=_from_events(with_events, lambda e: metrics.episode_rates(eps, e)),
+        episodes_by_week=_from_events(with_events, lambda e: metrics.weekly_episode_rates(eps, e)),
+        episodes_by_week_category=_from_events(
+            with_events, lambda e: metrics.weekly_episode_rates(eps, e, by=("category",))
         ),
-        check_first_seen=timeline.first_appearances(events, new_after),
-        top_nodes=metrics.top_nodes(eps, s.top_nodes),
+        check_first_seen=_from_events(
+            with_events,
+            lambda e: timeline.first_appearances(events, _new_after(events, e.period)),
+        ),
+        top_nodes=_from_events(with_events, lambda _: metrics.top_nodes(eps, s.top_nodes)),
         node_failure_rate=rate,
-        infra_failures=metrics.infra_failure_share(jobs, failures),
+        rf=rf,
+        infra_failures=metrics.infra_failure_share(jobs, failures) if causes is None else causes,
         mttf_by_size=mttf,
-        mttf_projection=mttf_projection(rate, s.projection_gpus, s.gpus_per_node),
-        mttf_vs_projection=mttf_vs_projection(mttf, rate, s.gpus_per_node),
-        node_dispersion=dispersion_test(
-            per_node.per_node["failures"].to_numpy(), per_node.per_node["node_days"].to_numpy()
+        mttf_projection=mttf_projected,
+        mttf_vs_projection=(
+            mttf
+            if isinstance(mttf, Absent)
+            else basis
+            if isinstance(basis, Absent)
+            else mttf_vs_projection(mttf, basis, s.gpus_per_node)
         ),
-        unassigned_node_failures=per_node.unassigned,
-        ettr_projection=ettr_projection(rate, s.projection_gpus, s),
-        run_ettr=run_ettr(job_runs(warehouse, s, failures), rate, s),
-        lost_goodput=goodput.lost_goodput(jobs, failures, s.checkpointing.ckpt_s, s.goodput_rules),
+        node_dispersion=_node_dispersion(
+            node_failures(jobs, failures),
+            _from_events(with_events, lambda e: node_episodes(eps, jobs, events, nodes, e.period)),
+        ),
+        ettr_projection=(
+            basis if isinstance(basis, Absent) else ettr_projection(basis, s.projection_gpus, s)
+        ),
+        run_ettr=run_ettr(job_runs(warehouse, s, failures), basis, s, causes),
+        lost_goodput=(
+            goodput.lost_goodput(jobs, failures, s.checkpointing.ckpt_s, s.goodput_rules)
+            if causes is None
+            else causes
+        ),
         lemons=(
             lemons.find_lemons(lemons.Inputs(jobs, events, nodes, failures), s.lemon)
             if has_data
@@ -321,8 +481,18 @@ def analyze(warehouse: Warehouse, settings: Settings | None = None) -> Analysis:
     )
 
 
+def _new_after(events: ir.Table, period: metrics.Period) -> datetime:
+    """A check is new when it first appears more than a week after both the node events and
+    the period begin: before that, every check is appearing for the first time."""
+    first: datetime = events.time.min().to_pyarrow().as_py()
+    return max(first, period.start) + metrics.WEEK
+
+
 def _plain(value: Any) -> Any:
-    """A JSON-ready value: ISO times, None for NaN/inf, nested containers converted."""
+    """A JSON-ready value: ISO times, None for NaN/inf, ``Absent`` as ``{"value": null,
+    "absent": reason}``, dataclasses as mappings, nested containers converted."""
+    if isinstance(value, Absent):
+        return value.to_json()
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, float) and not np.isfinite(value):
@@ -333,22 +503,46 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if isinstance(value, pa.Table):
         return _plain(value.to_pylist())
+    if is_dataclass(value) and not isinstance(value, type):
+        return _plain(asdict(value))
     return value
 
 
+def node_days_figure(exposure: metrics.NodeDays | None) -> float | Absent:
+    """Node-days of the analysis, or why there are none."""
+    if exposure is None:
+        return Absent("no job accounting or node events ingested")
+    if not exposure.node_days:
+        return Absent("no node names in the jobs or node events, and no inventory")
+    return exposure.node_days
+
+
+def _dispersion_doc(d: NodeDispersion | Absent) -> Any:
+    if isinstance(d, Absent):
+        return d
+    return asdict(d.test) | {
+        "tested": d.tested,
+        "shared": d.test.shared,
+        "unassigned_failures": d.unassigned_failures,
+    }
+
+
 def to_json(result: Analysis) -> dict[str, Any]:
-    """The analysis as one JSON-ready document (keys documented in the README)."""
+    """The analysis as one JSON-ready document (keys documented in the README); a figure
+    without input is ``{"value": null, "absent": reason}``."""
     exposure = result.node_days
     doc: dict[str, Any] = {
         "settings": asdict(result.settings),
         "overview": result.overview,
-        "node_days": None
+        "node_days": node_days_figure(None)
         if exposure is None
         else {
             "period_start": exposure.period.start,
             "period_end": exposure.period.end,
+            "records_start": (exposure.records or exposure.period).start,
+            "records_end": (exposure.records or exposure.period).end,
             "method": exposure.method,
-            "node_days": exposure.node_days,
+            "node_days": node_days_figure(exposure),
             "by_cluster": exposure.by_cluster,
         },
         "job_states": result.job_states,
@@ -362,17 +556,13 @@ def to_json(result: Analysis) -> dict[str, Any]:
         "episodes_by_week_category": result.episodes_by_week_category,
         "check_first_seen": result.check_first_seen,
         "top_nodes": result.top_nodes,
-        "node_failure_rate": asdict(result.node_failure_rate),
+        "node_failure_rate": result.rf,
         "infra_failures": result.infra_failures,
         "mttf_by_size": result.mttf_by_size,
         "mttf_projection": result.mttf_projection,
         "projection": {
             "mttf_by_bucket": result.mttf_vs_projection,
-            "node_dispersion": asdict(result.node_dispersion)
-            | {
-                "shared": result.node_dispersion.shared,
-                "unassigned_failures": result.unassigned_node_failures,
-            },
+            "node_dispersion": _dispersion_doc(result.node_dispersion),
         },
         "ettr": {
             "checkpointing": asdict(result.settings.checkpointing),
@@ -380,7 +570,9 @@ def to_json(result: Analysis) -> dict[str, Any]:
             "expected": result.ettr_projection,
             "measured_by_bucket": result.run_ettr,
         },
-        "lost_goodput": goodput.to_doc(result.lost_goodput),
+        "lost_goodput": result.lost_goodput
+        if isinstance(result.lost_goodput, Absent)
+        else goodput.to_doc(result.lost_goodput),
         "lemons": None
         if result.lemons is None
         else lemons.to_doc(result.lemons, top=result.settings.top_nodes),

@@ -6,7 +6,9 @@ import json
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
+from gpurel.absent import Absent
 from gpurel.analysis.goodput import GoodputRules, LostGoodput
 from gpurel.analysis.runs import Checkpointing
 from gpurel.analysis.summary import Settings, goodput_json, lost_goodput
@@ -26,8 +28,11 @@ from gpurel.errors import GpurelError
 from gpurel.formatting import cell
 
 
-def render(lost: LostGoodput) -> None:
-    """The totals, the per-bucket split and the crash loops."""
+def render(lost: LostGoodput | Absent) -> None:
+    """The totals, the per-bucket split and the crash loops (or why there are none)."""
+    if isinstance(lost, Absent):
+        console.print(Text(f"Lost goodput {lost}"))
+        return
     t, r = lost.totals, lost.rules
     console.print(
         f"[bold]Lost goodput[/]: {cell(t['lost_gpu_hours'])} GPU-hours: "
@@ -36,13 +41,14 @@ def render(lost: LostGoodput) -> None:
         f"{cell(t['second_order_gpu_hours'])} from {t['preemptions']:,} preemptions for their "
         f"requeues ({cell(t['second_order_share'], '%')} second order; paper: 16%)"
     )
-    console.print(
-        table(
-            "Lost goodput by size of the failed job (second order: the preemptions it caused)",
-            GOODPUT_BUCKETS,
-            lost.by_bucket.to_pylist(),
+    if lost.by_bucket.num_rows:
+        console.print(
+            table(
+                "Lost goodput by size of the failed job (second order: the preemptions it caused)",
+                GOODPUT_BUCKETS,
+                lost.by_bucket.to_pylist(),
+            )
         )
-    )
     loops = f"Crash loops: jobs requeued {r.crash_loop_min}+ times after failures"
     if not lost.crash_loops.num_rows:
         console.print(f"{loops}: none")

@@ -1,5 +1,9 @@
 """Terminal rendering of an analysis: each section is a title, a table getter and columns
-(the report's columns of ``report.columns`` wherever the terminal shows the same table)."""
+(the report's columns of ``report.columns`` wherever the terminal shows the same table).
+
+A table without input is not printed: one line per reason names the tables it leaves out. Text
+from the data goes into tables as plain text (never rich markup) with bidirectional controls
+neutralised (``formatting.cell``)."""
 
 from __future__ import annotations
 
@@ -11,9 +15,10 @@ import pyarrow as pa
 from rich.table import Table
 from rich.text import Text
 
-from gpurel.analysis.summary import Analysis
+from gpurel.absent import Absent
+from gpurel.analysis.summary import Analysis, node_days_figure
 from gpurel.cli.common import console
-from gpurel.formatting import cell
+from gpurel.formatting import cell, period
 from gpurel.report import columns
 from gpurel.report.content import Column
 
@@ -43,12 +48,23 @@ class Section:
     """One titled table of an analysis."""
 
     title: str
-    rows: Callable[[Analysis], pa.Table | None]
+    rows: Callable[[Analysis], pa.Table | Absent]
     columns: Sequence[Column]
 
+    @property
+    def name(self) -> str:
+        """The title without its explanation in brackets."""
+        return self.title.split(" (")[0]
 
-def _top_nodes(a: Analysis) -> pa.Table | None:
-    return None if a.top_nodes is None else pa.Table.from_pylist(columns.per_node(a.top_nodes))
+
+def _top_nodes(a: Analysis) -> pa.Table | Absent:
+    t = a.top_nodes
+    return t if isinstance(t, Absent) else pa.Table.from_pylist(columns.per_node(t))
+
+
+def _goodput(a: Analysis, part: Callable[[Any], pa.Table]) -> pa.Table | Absent:
+    lost = a.lost_goodput
+    return lost if isinstance(lost, Absent) else part(lost)
 
 
 JOB_SECTIONS = [
@@ -116,25 +132,27 @@ JOB_SECTIONS = [
         columns.EXPECTED_ETTR,
     ),
     Section(
-        "Measured ETTR of job runs (by run; every interruption / infrastructure only)",
+        "Measured ETTR of job runs (by run; every interruption / infrastructure only / "
+        "preemptions and requeues only)",
         lambda a: a.run_ettr,
         [
             Column("bucket", "GPUs ≤", "int"),
             Column("runs", "runs", "int"),
             Column("ettr_mean", "ETTR"),
             Column("ettr_median", "median"),
-            Column("ettr_attributed_mean", "attributed"),
+            Column("ettr_infra_mean", "infra only"),
+            Column("ettr_scheduler_mean", "sched. only"),
             Column("ettr_expected", "expected"),
         ],
     ),
     Section(
         "Lost goodput by size of the failed job (GPU-hours)",
-        lambda a: a.lost_goodput.by_bucket,
+        lambda a: _goodput(a, lambda lost: lost.by_bucket),
         GOODPUT_BUCKETS,
     ),
     Section(
         "Crash loops (jobs requeued after failures again and again; see gpurel goodput)",
-        lambda a: a.lost_goodput.crash_loops,
+        lambda a: _goodput(a, lambda lost: lost.crash_loops),
         CRASH_LOOPS,
     ),
 ]
@@ -153,7 +171,11 @@ EVENT_SECTIONS = [
 
 LEMONS = Section(
     "Lemon nodes (flagged: a signal at its cluster's threshold; score: Σ signal / threshold)",
-    lambda a: None if a.lemons is None else a.lemons.flagged,
+    lambda a: (
+        Absent("no job accounting or node events ingested")
+        if a.lemons is None
+        else a.lemons.flagged
+    ),
     [
         Column("rank", "#", "int"),
         Column("cluster", "cluster", "text"),
@@ -185,9 +207,20 @@ def table(title: str, cols: Sequence[Column], rows: Sequence[dict[str, Any]]) ->
     return out
 
 
-def _print(section: Section, result: Analysis) -> None:
-    data = section.rows(result)
-    console.print(table(section.title, section.columns, [] if data is None else data.to_pylist()))
+def _print(sections: Sequence[Section], result: Analysis) -> None:
+    """Each section's table; an empty one as one line; those without input as one line per
+    reason."""
+    missing: dict[str, list[str]] = {}
+    for section in sections:
+        data = section.rows(result)
+        if isinstance(data, Absent):
+            missing.setdefault(data.reason, []).append(section.name)
+        elif not data.num_rows:
+            console.print(Text(f"{section.name}: none"))
+        else:
+            console.print(table(section.title, section.columns, data.to_pylist()))
+    for reason, names in missing.items():
+        console.print(Text(f"not measured ({reason}): {'; '.join(names)}"))
 
 
 def _headline(result: Analysis) -> None:
@@ -197,16 +230,27 @@ def _headline(result: Analysis) -> None:
         f"[bold]{o['gpu_hours']:,.0f}[/] GPU-hours, [bold]{o['node_events']:,}[/] node events "
         f"({o['failing_node_events']:,} failing), [bold]{o['rejected_rows']:,}[/] rejected rows"
     )
-    if result.node_days is not None:
-        nd = result.node_days
+    nd = result.node_days
+    if nd is not None:
+        days = node_days_figure(nd)
+        node_days = str(days) if isinstance(days, Absent) else f"{days:,.0f} ({nd.method})"
         console.print(
-            f"period {nd.period.start:%Y-%m-%d %H:%M} – {nd.period.end:%Y-%m-%d %H:%M} UTC, "
-            f"{nd.node_days:,.0f} node-days ({nd.method})"
+            Text(f"period {period(nd.period.start, nd.period.end)}, node-days {node_days}")
         )
+        if nd.records is not None:
+            console.print(
+                Text(
+                    f"job and event records span {period(nd.records.start, nd.records.end)}: "
+                    "wider than the node-days"
+                )
+            )
 
 
 def _node_failure_rate(result: Analysis) -> None:
-    rf = result.node_failure_rate
+    rf = result.rf
+    if isinstance(rf, Absent):
+        console.print(Text(f"r_f {rf}"))
+        return
     console.print(
         f"[bold]r_f[/] (jobs > {rf.min_gpus} GPUs): {rf.failures:,} failures in "
         f"{rf.node_days:,.1f} node-days = {cell(rf.per_1000_node_days)} per 1000 node-days "
@@ -216,28 +260,30 @@ def _node_failure_rate(result: Analysis) -> None:
 
 def _node_dispersion(result: Analysis) -> None:
     d = result.node_dispersion
-    verdict = "one shared rate fits" if d.shared else "nodes do not share one rate"
+    if isinstance(d, Absent):
+        console.print(Text(f"per-node failures: {d.reason}"))
+        return
+    t = d.test
+    verdict = "one shared rate fits" if t.shared else "nodes do not share one rate"
     console.print(
-        f"[bold]per-node failures[/]: {verdict} (dispersion index {cell(d.dispersion_index)}, "
-        f"p = {cell(d.p_value)}; negative binomial shape {cell(d.nb_shape)}, "
-        f"p = {cell(d.lr_p_value)}; {d.nodes:,} nodes)"
+        Text(
+            f"per-node failures: {verdict} (dispersion index {cell(t.dispersion_index)}, "
+            f"p = {cell(t.p_value)}; negative binomial shape {cell(t.nb_shape)}, "
+            f"p = {cell(t.lr_p_value)}; {t.nodes:,} nodes); tested: {d.tested}"
+        )
     )
 
 
 def render(result: Analysis) -> None:
-    """Print every section of an analysis that has data."""
+    """Print every section of an analysis that has data, and one line for what is missing."""
     _headline(result)
     if result.overview["job_attempts"]:
-        for section in JOB_SECTIONS:
-            _print(section, result)
+        _print(JOB_SECTIONS, result)
         _node_failure_rate(result)
-        _node_dispersion(result)
     else:
         console.print("no job accounting ingested: job metrics skipped")
-    if result.episode_summary is not None:
-        for section in EVENT_SECTIONS:
-            _print(section, result)
-    if result.lemons is not None:
-        _print(LEMONS, result)
+    if result.overview["job_attempts"] or result.overview["node_events"]:
+        _node_dispersion(result)
+    _print([*EVENT_SECTIONS, LEMONS], result)
     if result.rejects.num_rows:
-        _print(REJECTS, result)
+        _print([REJECTS], result)

@@ -7,9 +7,11 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
+from gpurel.absent import Absent
 from gpurel.analysis.runs import Checkpointing, RunRules
-from gpurel.analysis.summary import RunEttr, Settings, measured_runs, runs_json
+from gpurel.analysis.summary import RunEttr, Settings, measured_runs, projectable, runs_json
 from gpurel.cli.common import (
     ClusterOption,
     EngineOption,
@@ -21,7 +23,16 @@ from gpurel.cli.common import (
 )
 from gpurel.cli.render import cell
 
-COLUMNS = ("GPUs ≤", "runs", "interrupts", "ETTR", "q25–q75", "attributed", "expected")
+COLUMNS = (
+    "GPUs ≤",
+    "runs",
+    "interrupts",
+    "ETTR",
+    "q25–q75",
+    "infra only",
+    "sched. only",
+    "expected",
+)
 
 
 def _ratio(value: float | None) -> str:
@@ -35,13 +46,14 @@ def _row(r: dict[str, Any]) -> list[str]:
         cell(r["interruptions"]),
         _ratio(r["ettr_mean"]),
         f"{_ratio(r['ettr_q25'])}–{_ratio(r['ettr_q75'])}",
-        _ratio(r["ettr_attributed_mean"]),
+        _ratio(r["ettr_infra_mean"]),
+        _ratio(r["ettr_scheduler_mean"]),
         _ratio(r["ettr_expected"]),
     ]
 
 
 def _render(measured: RunEttr, s: Settings) -> None:
-    rules, c, rf = s.run_rules, s.checkpointing, measured.rate
+    rules, c, rf = s.run_rules, s.checkpointing, projectable(measured.rate)
     qos = f", QoS {rules.qos}" if rules.qos else ""
     out = Table(
         title=f"Measured ETTR of job runs ≥ {rules.min_hours:g} h{qos}, by run",
@@ -50,14 +62,25 @@ def _render(measured: RunEttr, s: Settings) -> None:
     )
     for header in COLUMNS:
         out.add_column(header, justify="right")
-    for row in measured.by_bucket.to_pylist():
+    rows = measured.by_bucket.to_pylist()
+    if not rows:
+        console.print(f"{out.title}: none")
+        return
+    for row in rows:
         out.add_row(*_row(row))
     console.print(out)
+    expected = (
+        f"no expected ETTR: r_f {rf}"
+        if isinstance(rf, Absent)
+        else f"expected at r_f {cell(rf.per_1000_node_days)} per 1000 node-days"
+    )
     console.print(
-        "ETTR (mean, quartiles) counts every interruption, the paper's lower bound; 'attributed' "
-        f"only those of the infrastructure. Assumed Δt_cp {c.ckpt_s / 60:g} min, "
-        f"u0 {c.restart_s / 60:g} min, w_cp {c.write_s:g} s; expected at r_f "
-        f"{cell(rf.per_1000_node_days)} per 1000 node-days."
+        Text(
+            "ETTR (mean, quartiles) counts every interruption, the paper's lower bound; 'infra "
+            "only' only those the infrastructure caused, 'sched. only' only preemptions and "
+            f"requeues. Assumed Δt_cp {c.ckpt_s / 60:g} min, u0 {c.restart_s / 60:g} min, "
+            f"w_cp {c.write_s:g} s; {expected}."
+        )
     )
 
 

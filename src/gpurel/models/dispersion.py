@@ -26,6 +26,7 @@ import numpy.typing as npt
 from scipy.optimize import minimize
 from scipy.stats import chi2, nbinom, poisson
 
+from gpurel.absent import Absent
 from gpurel.errors import ConfigError
 
 _LOG_ALPHA_BOUNDS = (-20.0, 10.0)  # alpha from ~2e-9 (Poisson) to ~2e4
@@ -51,7 +52,7 @@ class DispersionTest:
 
     @property
     def shared(self) -> bool:
-        """Neither test rejects one shared rate at the 5% level (True without evidence)."""
+        """Neither test rejects one shared rate at the 5% level."""
         return not (self.p_value < 0.05 or self.lr_p_value < 0.05)
 
 
@@ -90,22 +91,19 @@ def _fit_nb(
     return float(rate), float(alpha), -float(fit.fun)
 
 
-def _undecided(n: int, k: int, e: float, rate: float) -> DispersionTest:
-    nan = math.nan
-    return DispersionTest(n, k, e, rate, nan, max(n - 1, 0), nan, nan, nan, nan, nan, nan, nan)
-
-
-def dispersion_test(failures: npt.ArrayLike, node_days: npt.ArrayLike) -> DispersionTest:
+def dispersion_test(failures: npt.ArrayLike, node_days: npt.ArrayLike) -> DispersionTest | Absent:
     """Test whether nodes with ``failures`` in ``node_days`` (one entry per node) share a rate.
 
     Nodes without exposure are left out. With fewer than two such nodes, or no failure at all,
-    the statistics are NaN (nothing to compare).
+    there is nothing to test: the result is ``Absent`` with the reason.
     """
     k, e = _inputs(failures, node_days)
     n, total_k, total_e = k.size, float(k.sum()), float(e.sum())
-    rate = total_k / total_e if total_e > 0 else math.nan
-    if n < 2 or total_k == 0:
-        return _undecided(n, int(total_k), total_e, rate)
+    if n < 2:
+        return Absent(f"not testable: {n} node{'' if n == 1 else 's'} with exposure, 2 needed")
+    if total_k == 0:
+        return Absent(f"not testable: no failure on any of {n:,} nodes")
+    rate = total_k / total_e
     expected = rate * e
     x2 = float(((k - expected) ** 2 / expected).sum())
     nb_rate, alpha, nb_ll = _fit_nb(k, e, rate)

@@ -11,6 +11,8 @@ import numpy.typing as npt
 import pyarrow as pa
 from matplotlib.figure import Figure
 
+from gpurel.absent import Absent
+from gpurel.analysis.metrics import NodeFailureRate
 from gpurel.analysis.summary import Analysis, Settings, ettr_projection
 from gpurel.formatting import cell, interval, number
 from gpurel.models.ettr import ettr_renewal, failure_rate, young_daly
@@ -32,27 +34,14 @@ RUN_ETTR = (
 # (column prefix in ``run_ettr``, which interruptions count, the column counting them)
 RUN_ETTR_VARIANTS = (
     ("ettr", "every interruption", "interruptions"),
-    ("ettr_attributed", "infrastructure only", "infra_interruptions"),
+    ("ettr_infra", "infrastructure only", "infra_interruptions"),
+    ("ettr_scheduler", "preemptions and requeues only", "scheduler_interruptions"),
 )
 PAPER_RF = 6.5  # failures per 1000 node-days: RSC-1, the paper's reference rate
 ILLUSTRATIVE_WRITE_S = 30.0  # w_cp of the design space when the analysis assumes none
 DESIGN_MINUTES = (0.5, 1440.0)  # checkpoint intervals of the design space
 DESIGN_POINTS = 160  # grid points per axis
 DESIGN_TABLE_MINUTES = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0)
-
-
-def _rf_measured(a: Analysis) -> bool:
-    """r_f has at least one failure to measure it by (a zero rate projects nothing)."""
-    return a.node_failure_rate.failures > 0
-
-
-def _no_rf_reason(a: Analysis) -> str:
-    rf = a.node_failure_rate
-    if not rf.node_days:
-        return f"no attempt of a job with more than {rf.min_gpus} GPUs ran"
-    return (
-        f"no failure in {number(rf.node_days)} node-days of jobs with more than {rf.min_gpus} GPUs"
-    )
 
 
 def _checkpointing(s: Settings) -> str:
@@ -74,19 +63,23 @@ def _rounded(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def _expected_curve(a: Analysis) -> pa.Table:
+def _expected_curve(a: Analysis, rate: NodeFailureRate) -> pa.Table:
     """Expected ETTR at every power of two from half the smallest to twice the largest bucket."""
     buckets = a.run_ettr["bucket"].to_pylist()
     low, high = max(min(buckets) // 2, 1), max(buckets) * 2
     sizes = tuple(2**k for k in range(low.bit_length() - 1, high.bit_length()))
-    return ettr_projection(a.node_failure_rate, sizes, a.settings)
+    return ettr_projection(rate, sizes, a.settings)
 
 
 def _run_ettr_rows(measured: pa.Table) -> list[dict[str, Any]]:
-    """Two rows per bucket: every interruption counted, and infrastructure ones only."""
+    """A row per bucket and variant: every interruption counted, infrastructure ones only, and
+    preemptions and requeues only (a variant without values, e.g. without causes, is left
+    out)."""
     rows = []
     for r in measured.to_pylist():
         for prefix, counting, count in RUN_ETTR_VARIANTS:
+            if r[f"{prefix}_mean"] is None:
+                continue
             rows.append(
                 {k: r[k] for k in ("bucket", "runs", "gpu_hours", "ettr_expected")}
                 | {
@@ -109,14 +102,25 @@ def ettr_runs(a: Analysis) -> Block | None:
     selection = f"at least {number(rules.min_hours)} h of running time" + (
         f" and QoS {rules.qos}" if rules.qos else ""
     )
-    expected = _expected_curve(a) if _rf_measured(a) else None
-    label = f"r_f = {number(a.node_failure_rate.per_1000_node_days)} / 1000 node-days"
+    basis = a.projection_rf
+    expected = None if isinstance(basis, Absent) else _expected_curve(a, basis)
+    label = (
+        ""
+        if isinstance(basis, Absent)
+        else f"r_f = {number(basis.per_1000_node_days)} / 1000 node-days"
+    )
+    infra = (
+        "orange only those the infrastructure caused"
+        if isinstance(a.infra_failures, dict)
+        else f"no infrastructure-only series ({a.infra_failures.reason})"
+    )
     caption = (
         f"Measured ETTR of job runs with {selection}, per size bucket of the run's largest "
-        "attempt (log scale), each run weighing the same: marker = mean, bar = 25th to 75th "
-        "percentile of the runs. Blue counts every interruption as a failure (the paper's "
-        "lower bound), orange only those the infrastructure caused. ETTR is productive time "
-        f"/ wallclock time (queue + running), a fraction; assumed {_checkpointing(s)}. "
+        "attempt (log scale; the number of runs on the top axis), each run weighing the same: "
+        "marker = mean, bar = 25th to 75th percentile of the runs. Blue counts every "
+        f"interruption as a failure (the paper's lower bound), {infra}, green only preemptions "
+        "and requeues (the scheduler took the nodes). ETTR is productive time / wallclock time "
+        f"(queue + running), a fraction; assumed {_checkpointing(s)}. "
     )
     caption += (
         "Line and band: the expected long-run ETTR at the bucket's size, (1 − λ(u0 + "
@@ -136,7 +140,7 @@ def ettr_runs(a: Analysis) -> Block | None:
             _run_ettr_rows(measured),
         )
     ]
-    if expected is not None:
+    if not isinstance(a.ettr_projection, Absent):
         tables.append(
             Table(
                 f"Expected long-run ETTR at {label} (assumed {_checkpointing(s)}, no queue "
@@ -151,17 +155,18 @@ def ettr_runs(a: Analysis) -> Block | None:
         "previous end. Its wallclock time is eligible queue time plus running time; each "
         "interruption costs the restart overhead u0 and the work since the last checkpoint, "
         f"at the assumed {_checkpointing(s)}. Infrastructure "
-        "interruptions are those with a hardware or system-software cause, unattributed "
-        "NODE_FAILs, preemptions and requeues. Paper: measured and expected agree except for "
-        "runs under 64 GPUs; runs over 1024 GPUs measured above 0.9."
+        "interruptions are those with a hardware or system-software cause and unattributed "
+        "NODE_FAILs; preemptions and requeues are counted apart. Paper: measured and expected "
+        "agree except for runs under 64 GPUs; runs over 1024 GPUs measured above 0.9."
     )
-    rf = a.node_failure_rate
     rf_text = (
-        "The expected ETTR is at r_f = "
-        + interval(rf.per_1000_node_days, rf.lo_per_1000_node_days, rf.hi_per_1000_node_days)
+        f"There is no expected ETTR: {basis.reason}."
+        if isinstance(basis, Absent)
+        else "The expected ETTR is at r_f = "
+        + interval(
+            basis.per_1000_node_days, basis.lo_per_1000_node_days, basis.hi_per_1000_node_days
+        )
         + " failures per 1000 node-days, measured as in the MTTF section."
-        if _rf_measured(a)
-        else f"r_f is not measured ({_no_rf_reason(a)}), so there is no expected ETTR."
     )
     return Block("ettr-runs", "ETTR of job runs", [text, rf_text], charts=[chart], tables=tables)
 
@@ -207,16 +212,16 @@ class DesignSpace:
 def design_space(a: Analysis) -> DesignSpace:
     """The design space at the measured r_f (else the paper's) and the assumed write time
     (else an illustrative one): a zero w_cp puts the optimal interval at 0."""
-    rf, c = a.node_failure_rate, a.settings.checkpointing
-    if _rf_measured(a):
-        rate = rf.per_node_day
-        rate_note = f"the measured r_f = {number(rf.per_1000_node_days)} per 1000 node-days"
-    else:
+    rf, c = a.projection_rf, a.settings.checkpointing
+    if isinstance(rf, Absent):
         rate = PAPER_RF / 1000
         rate_note = (
             f"r_f = {PAPER_RF} per 1000 node-days, the paper's RSC-1 rate: this cluster's r_f "
-            f"is not measurable ({_no_rf_reason(a)})"
+            f"is not measurable ({rf.reason})"
         )
+    else:
+        rate = rf.per_node_day
+        rate_note = f"the measured r_f = {number(rf.per_1000_node_days)} per 1000 node-days"
     write = c.write_s if c.write_s > 0 else ILLUSTRATIVE_WRITE_S
     return DesignSpace(rate, rate_note, c.restart_s, write, c.write_s > 0, a.settings.gpus_per_node)
 
@@ -269,7 +274,7 @@ def _design_table(space: DesignSpace, s: Settings) -> Table:
 
 def ettr_design(a: Analysis) -> Block | None:
     """Paper Fig. 10: expected ETTR over checkpoint interval and job size, with ETTR 0.9."""
-    if not (a.run_ettr.num_rows or _rf_measured(a)):
+    if not a.run_ettr.num_rows and isinstance(a.projection_rf, Absent):
         return None
     s, space = a.settings, design_space(a)
     caption = (

@@ -298,16 +298,17 @@ def _mark_new_checks(ax: Axes, first_seen: pa.Table) -> None:
 # --- MTTF -------------------------------------------------------------------------------------
 
 
-def mttf_by_size(measured: pa.Table, projection: pa.Table, rate_label: str) -> Figure:
+def mttf_by_size(measured: pa.Table, projection: pa.Table | None, rate_label: str) -> Figure:
     """Paper Fig. 7: measured MTTF per size bucket with 95% intervals, log-log, and the
-    projection 1 / (N_nodes x r_f) with its band from r_f's interval.
+    projection 1 / (N_nodes x r_f) with its band from r_f's interval (when there is one).
 
     Buckets without failures show their lower bound (a triangle pointing up).
     """
     rows = [r for r in measured.to_pylist() if r["bucket"] > 0]
     with style():
         fig, ax = _figure(10, per_row=0.33)
-        proj = [r for r in projection.to_pylist() if _finite(r["mttf_hours"])]
+        projected = [] if projection is None else projection.to_pylist()
+        proj = [r for r in projected if _finite(r["mttf_hours"])]
         if proj:
             gpus = [r["gpus"] for r in proj]
             ax.fill_between(
@@ -368,17 +369,22 @@ def mttf_by_size(measured: pa.Table, projection: pa.Table, rate_label: str) -> F
 
 # --- ETTR -------------------------------------------------------------------------------------
 
+SCHEDULER_COLOR = "#59a14f"
 # (column prefix in the measured table, legend label, colour, marker, x shift on the log axis)
 ETTR_VARIANTS = (
-    ("ettr", "every interruption counted (lower bound)", COUNT_COLOR, "o", 0.93),
-    ("ettr_attributed", "infrastructure interruptions only", TIME_COLOR, "s", 1.07),
+    ("ettr", "every interruption counted (lower bound)", COUNT_COLOR, "o", 0.9),
+    ("ettr_infra", "infrastructure interruptions only", TIME_COLOR, "s", 1.0),
+    ("ettr_scheduler", "preemptions and requeues only", SCHEDULER_COLOR, "D", 1.11),
 )
+MANY_BUCKETS = 8  # more size buckets than this: run counts written upright
 
 
 def ettr_by_size(measured: pa.Table, expected: pa.Table | None, rate_label: str) -> Figure:
     """Paper Fig. 9: measured ETTR of job runs per size bucket (mean, bar from the 25th to the
-    75th percentile of runs), counting every interruption and only infrastructure ones, against
-    the expected ETTR (``ettr`` with its band ``ettr_lo`` – ``ettr_hi``) when given."""
+    75th percentile of runs), counting every interruption, only infrastructure ones and only
+    preemptions and requeues (a variant whose values are all null is left out), against the
+    expected ETTR (``ettr`` with its band ``ettr_lo`` – ``ettr_hi``) when given. Run counts
+    label the top axis, so that they never crowd the sizes below."""
     rows = measured.to_pylist()
     buckets = np.array([r["bucket"] for r in rows], dtype=float)
     lowest = [TARGET_ETTR]
@@ -395,13 +401,16 @@ def ettr_by_size(measured: pa.Table, expected: pa.Table | None, rate_label: str)
         for prefix, label, color, marker, shift in ETTR_VARIANTS:
             q25, q75 = _column(measured, f"{prefix}_q25"), _column(measured, f"{prefix}_q75")
             mean = _column(measured, f"{prefix}_mean")
+            if np.isnan(mean).all():
+                continue
             ax.vlines(buckets * shift, q25, q75, color=color, lw=2.2)
             ax.plot(buckets * shift, mean, marker, color=color, ms=6, label=label)
             lowest.append(float(np.nanmin(np.concatenate([q25, mean]))))
         ax.axhline(TARGET_ETTR, color="#777777", lw=0.8, ls=":")
         ax.set_xscale("log", base=2)
-        ax.set_xticks(buckets, [_runs_tick(r) for r in rows])
+        ax.set_xticks(buckets, [_gpus_tick(b, 0) for b in buckets])
         ax.xaxis.set_minor_locator(NullLocator())
+        _run_counts(ax, buckets, [r["runs"] for r in rows])
         ax.set_xlim(buckets.min() / 1.6, buckets.max() * 1.6)
         ax.set_ylim(max(0.0, np.floor((min(lowest) - 0.02) * 10) / 10), 1.01)
         ax.set_xlabel("job run size (GPUs of its largest attempt, power-of-two bucket; log scale)")
@@ -415,9 +424,13 @@ def _column(table: pa.Table, name: str) -> np.ndarray:
     return np.array(table[name].to_pylist(), dtype=float)
 
 
-def _runs_tick(row: dict[str, Any]) -> str:
-    runs = row["runs"]
-    return f"{_gpus_tick(row['bucket'], 0)}\n{runs} run{'' if runs == 1 else 's'}"
+def _run_counts(ax: Axes, buckets: np.ndarray, runs: Sequence[int]) -> None:
+    """The number of runs of each bucket on a top axis, upright when buckets are many."""
+    top = ax.secondary_xaxis("top")
+    top.set_xticks(buckets, [f"{n:,}" for n in runs])
+    top.xaxis.set_minor_locator(NullLocator())
+    top.tick_params(labelsize=8, length=2, rotation=90 if len(buckets) > MANY_BUCKETS else 0)
+    top.set_xlabel("runs in the bucket", fontsize=8)
 
 
 def ettr_design_space(

@@ -1,27 +1,37 @@
-"""The key-findings box: the headline numbers of an analysis, each with how it was measured."""
+"""The key-findings box: the headline numbers of an analysis, each with how it was measured, or
+"not measured" with the reason where the data cannot measure it."""
 
 from __future__ import annotations
 
+from gpurel.absent import Absent
 from gpurel.analysis.summary import Analysis
 from gpurel.formatting import cell, number, share
 from gpurel.report.content import Finding
 from gpurel.report.sections import rf_sentence
 
 PAPER_MTTF = {16_384: "1.8 h", 131_072: "0.23 h"}  # paper, at RSC-1's r_f of 6.50
+NOT_MEASURED = "not measured"
 
 
-def _rf(a: Analysis) -> Finding:
-    rf = a.node_failure_rate
-    value = cell(rf.per_1000_node_days) if rf.node_days else "not measured"
+def _absent(label: str, missing: Absent) -> Finding:
+    return Finding(label, NOT_MEASURED, f"{missing.reason[0].upper()}{missing.reason[1:]}.")
+
+
+def _rf(a: Analysis) -> Finding | None:
+    if not a.overview["job_attempts"]:
+        return None
+    value = NOT_MEASURED if isinstance(a.rf, Absent) else cell(a.rf.per_1000_node_days)
     return Finding("Node failure rate r_f, per 1000 node-days", value, rf_sentence(a))
 
 
 def _infra_share(a: Analysis) -> Finding | None:
-    f = a.infra_failures
+    f, label = a.infra_failures, "GPU time in attempts ended by infrastructure failures"
+    if isinstance(f, Absent):
+        return _absent(label, f) if a.overview["job_attempts"] else None
     if f["gpu_hours_share"] is None:
         return None
     return Finding(
-        "GPU time in attempts ended by infrastructure failures",
+        label,
         share(f["gpu_hours_share"]),
         f"{number(f['infra_gpu_hours'])} of {number(f['gpu_hours'])} GPU-hours, in "
         f"{f['infra_attempts']:,} of {f['attempts']:,} attempts ({share(f['attempt_share'])}); "
@@ -31,7 +41,12 @@ def _infra_share(a: Analysis) -> Finding | None:
 
 
 def _projections(a: Analysis) -> list[Finding]:
-    rows = {r["gpus"]: r for r in a.mttf_projection.to_pylist()}
+    projection = a.mttf_projection
+    if isinstance(projection, Absent):
+        if not a.overview["job_attempts"]:
+            return []
+        return [_absent("Projected MTTF of large jobs", projection)]
+    rows = {r["gpus"]: r for r in projection.to_pylist()}
     sizes = [g for g in PAPER_MTTF if g in rows] or sorted(rows)[-2:]
     found = []
     for gpus in sizes:
@@ -50,13 +65,14 @@ def _projections(a: Analysis) -> list[Finding]:
     return found
 
 
-def _episodes(a: Analysis) -> Finding | None:
-    if a.episode_summary is None:
-        return None
+def _episodes(a: Analysis) -> Finding:
+    label = "Node failure episodes, per 1000 node-days"
+    if isinstance(a.episode_summary, Absent):
+        return _absent(label, a.episode_summary)
     rows = {r["scope"]: r for r in a.episode_summary.to_pylist()}
     all_, hw = rows["all"], rows["hardware"]
     return Finding(
-        "Node failure episodes, per 1000 node-days",
+        label,
         cell(all_["per_1000_node_days"]),
         f"95%: {cell(all_['lo_per_1000_node_days'])} – {cell(all_['hi_per_1000_node_days'])}; "
         f"{all_['episodes']:,} episodes in {number(all_['node_days'])} node-days; hardware "
@@ -65,11 +81,11 @@ def _episodes(a: Analysis) -> Finding | None:
 
 
 def _coverage(a: Analysis) -> Finding | None:
-    w = a.settings.window
+    w, windows = a.settings.window, a.attribution_windows
+    if isinstance(windows, Absent):
+        return None
     rows = [
-        r
-        for r in a.attribution_windows.to_pylist()
-        if (r["before_s"], r["after_s"]) == (w.before_s, w.after_s)
+        r for r in windows.to_pylist() if (r["before_s"], r["after_s"]) == (w.before_s, w.after_s)
     ]
     if not rows or not rows[0]["interrupted"]:
         return None

@@ -2,8 +2,9 @@
 
 Everything from the data (job names, node names, check messages, file names) goes through
 autoescape (or is escaped by ``breakable``, which then adds ``<wbr>``); the only markup passed
-through is the figures' SVG, which matplotlib's SVG writer escapes itself. A
-Content-Security-Policy in the page forbids scripts and any network load.
+through is the figures' SVG, which matplotlib's SVG writer escapes itself. Bidirectional
+controls are neutralised in the whole page. A Content-Security-Policy in the page forbids
+scripts and any network load.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
 from gpurel import __version__
+from gpurel.formatting import neutral
 from gpurel.report.content import Block, Finding
 
 TEMPLATE = "report.html.j2"
@@ -53,8 +55,9 @@ def render(
     blocks: Sequence[Block],
     svgs: Mapping[str, str],
 ) -> str:
-    """The page; ``svgs`` maps chart names to inline SVG markup."""
-    return (
+    """The page; ``svgs`` maps chart names to inline SVG markup. Bidirectional controls from
+    the data, in text or figures, are neutralised (``formatting.neutral``)."""
+    page = (
         environment()
         .get_template(TEMPLATE)
         .render(
@@ -66,3 +69,4 @@ def render(
             version=__version__,
         )
     )
+    return neutral(page)

@@ -19,12 +19,12 @@ def _definitions(module: ModuleType) -> str:
 
 
 def _lost_goodput(a: Analysis) -> list[tuple[str, str]]:
-    """The loss rules the lost-goodput analysis applied."""
-    lost = a.lost_goodput
+    """The loss rules the lost-goodput analysis applies."""
+    s = a.settings
     return [
-        ("Lost goodput, first order", rules.first_order_loss(lost.ckpt_s)),
-        ("Lost goodput, second order", rules.second_order_loss(lost.rules)),
-        ("Crash loops", rules.crash_loops(lost.rules)),
+        ("Lost goodput, first order", rules.first_order_loss(s.checkpointing.ckpt_s)),
+        ("Lost goodput, second order", rules.second_order_loss(s.goodput_rules)),
+        ("Crash loops", rules.crash_loops(s.goodput_rules)),
     ]
 
 

@@ -2,7 +2,9 @@
 
 A section is one small function registered in ``SECTIONS``; a new analysis joins the report as
 one more function (the ETTR and lemon-node sections have modules of their own). Sections only
-select and label results: every number comes from the analysis.
+select and label results: every number comes from the analysis. A section whose figures are
+``Absent`` says so in one line with the reason (``not_measured``) instead of showing empty or
+zero-filled tables.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from typing import Any
 import pyarrow as pa
 from matplotlib.figure import Figure
 
+from gpurel.absent import Absent
 from gpurel.analysis import lemons
-from gpurel.analysis.summary import Analysis
-from gpurel.formatting import cell, interval, number
+from gpurel.analysis.summary import Analysis, node_days_figure
+from gpurel.formatting import cell, interval, number, period
 from gpurel.report import columns, figures, methods, rules
 from gpurel.report.content import Block, Chart, Column, Table
 from gpurel.report.ettr_sections import ettr_design, ettr_runs
@@ -66,39 +69,80 @@ def _has_jobs(a: Analysis) -> bool:
     return bool(a.overview["job_attempts"])
 
 
+def not_measured(block_id: str, title: str, missing: Absent) -> Block:
+    """A section whose figures have no input: one line with the reason."""
+    return Block(block_id, title, [f"Not measured: {missing.reason}."])
+
+
 # --- overview ---------------------------------------------------------------------------------
 
 
-def _period(a: Analysis) -> str:
-    if a.node_days is None:
-        return cell(None)
-    p = a.node_days.period
-    days = (p.end - p.start).total_seconds() / 86_400
-    return f"{p.start:%Y-%m-%d %H:%M} – {p.end:%Y-%m-%d %H:%M} UTC ({number(days)} days)"
-
-
 def inventory(a: Analysis) -> dict[str, Any]:
-    """Clusters, nodes and node-days of the analysis (empty values without data)."""
+    """Clusters, nodes and node-days of the analysis (no clusters and absent node-days without
+    data)."""
+    days = node_days_figure(a.node_days)
+    clusters = a.overview["cluster_names"]
     if a.node_days is None:
-        return {"clusters": [], "nodes": 0, "node_days": 0.0, "method": None}
+        return {"clusters": clusters, "nodes": 0, "node_days": days, "method": None}
     rows = a.node_days.by_cluster.to_pylist()
     return {
-        "clusters": sorted({r["cluster"] for r in rows}),
+        "clusters": sorted({*clusters, *(r["cluster"] for r in rows)}),
         "nodes": sum(r["nodes"] for r in rows),
-        "node_days": a.node_days.node_days,
+        "node_days": days,
         "method": a.node_days.method,
     }
 
 
+def _period_facts(a: Analysis) -> list[tuple[str, str]]:
+    """The period of every rate, and the records' span where it is wider."""
+    if a.node_days is None:
+        return [("Period", str(Absent("no job accounting or node events ingested")))]
+    p, records = a.node_days.period, a.node_days.records
+    facts = [("Period", period(p.start, p.end))]
+    if records is not None:
+        facts.append(
+            (
+                "Records span",
+                f"{period(records.start, records.end)}: jobs or events outside the period in "
+                "which nodes are in service count in the job figures, not in node-days",
+            )
+        )
+    return facts
+
+
+def _nodes_facts(a: Analysis, inv: dict[str, Any]) -> list[tuple[str, str]]:
+    """Nodes, GPUs and node-days, or why they are not measured."""
+    days = inv["node_days"]
+    if isinstance(days, Absent):
+        return [("Nodes, GPUs, node-days", str(days))]
+    gpn = a.settings.gpus_per_node
+    return [
+        ("Nodes", f"{inv['nodes']:,} ({inv['method']})"),
+        ("GPUs", f"{inv['nodes'] * gpn:,} ({gpn} per node, a setting)"),
+        ("Node-days", number(days)),
+    ]
+
+
+def _missing(a: Analysis) -> list[str]:
+    """One sentence per reason a group of figures is not measured."""
+    said = []
+    if not a.overview["node_events"]:
+        said.append(
+            "No node events were ingested: node failure episodes, failures over time and the "
+            "attribution of failures to health checks are not measured."
+        )
+    if _has_jobs(a) and isinstance(a.rf, Absent):
+        said.append(f"r_f is not measured: {a.rf.reason}.")
+    return said
+
+
 def overview(a: Analysis) -> Block:
     """What the warehouse holds: period, clusters, nodes, GPUs, jobs, events, rejected rows."""
-    o, inv, s = a.overview, inventory(a), a.settings
+    o, inv = a.overview, inventory(a)
     facts = [
-        ("Period", _period(a)),
+        *_period_facts(a),
         ("Clusters", ", ".join(inv["clusters"]) or cell(None)),
-        ("Nodes", f"{inv['nodes']:,} ({inv['method'] or 'none'})"),
-        ("GPUs", f"{inv['nodes'] * s.gpus_per_node:,} ({s.gpus_per_node} per node, a setting)"),
-        ("Node-days", number(inv["node_days"])),
+        *_nodes_facts(a, inv),
         ("Job attempts", f"{o['job_attempts']:,} ({o['job_ids']:,} job ids)"),
         ("GPU-hours", number(o["gpu_hours"])),
         ("Node events", f"{o['node_events']:,} ({o['failing_node_events']:,} failing)"),
@@ -107,12 +151,13 @@ def overview(a: Analysis) -> Block:
     paragraphs = [
         "Nodes come from the inventory where one was ingested, else from the nodes seen in "
         "jobs and node events (method in brackets); node-days are the denominator of every "
-        "rate per 1000 node-days."
+        "rate per 1000 node-days, counted over the period."
     ]
     if not _has_jobs(a):
         paragraphs.append("No job accounting was ingested: the job sections are left out.")
+    paragraphs += _missing(a)
     tables = []
-    if a.node_days is not None:
+    if a.node_days is not None and a.node_days.by_cluster.num_rows:
         tables.append(
             Table.of(
                 "Nodes and node-days per cluster",
@@ -221,13 +266,16 @@ def failure_causes(a: Analysis) -> Block | None:
         tables.append(_largest_failures(a.largest_failures))
     else:
         text += " No attempt ended FAILED or NODE_FAIL after running."
-    tables.append(
-        Table.of(
-            "Attribution coverage by window: how the attributed share moves with the window",
-            columns.COVERAGE,
-            a.attribution_windows,
+    if isinstance(a.attribution_windows, Absent):
+        text += f" No attempt is attributed to a health check: {a.attribution_windows.reason}."
+    else:
+        tables.append(
+            Table.of(
+                "Attribution coverage by window: how the attributed share moves with the window",
+                columns.COVERAGE,
+                a.attribution_windows,
+            )
         )
-    )
     return Block("failure-causes", "Failures per cause", [text], charts=charts, tables=tables)
 
 
@@ -252,18 +300,18 @@ def _largest_failures(largest: pa.Table) -> Table:
 
 def failures_over_time(a: Analysis) -> Block | None:
     """Paper Fig. 5: episodes per week by category, marking where a check first appears."""
-    seen = a.check_first_seen
-    if not seen.num_rows:
+    seen, weekly = a.check_first_seen, a.episodes_by_week_category
+    if isinstance(seen, Absent) or not seen.num_rows or isinstance(weekly, Absent):
         return None
-    weekly = a.episodes_by_week_category
     charts = []
-    if weekly is not None and weekly.num_rows:
+    if weekly.num_rows:
         charts.append(
             Chart(
                 "fig5_weekly_episodes",
                 "Node failure episodes per 1000 node-days in each ISO week (the week's node-days "
-                "as denominator), stacked by category. ▼ marks where a check first appears after "
-                "the first week, numbered as in the table below. Paper Fig. 5.",
+                "as denominator), stacked by category. ▼ marks where a check first appears more "
+                "than a week after the node events and the period begin, numbered as in the "
+                "table below. Paper Fig. 5.",
                 lambda: figures.weekly_episodes(weekly, seen),
             )
         )
@@ -274,7 +322,7 @@ def failures_over_time(a: Analysis) -> Block | None:
         "that is its first failure."
     )
     tables = [_first_seen_table(seen)]
-    if a.episodes_by_week is not None:
+    if not isinstance(a.episodes_by_week, Absent):
         tables.append(
             Table.of(
                 "Episodes per week, all categories",
@@ -306,12 +354,9 @@ def _first_seen_table(seen: pa.Table) -> Table:
 
 def rf_sentence(a: Analysis) -> str:
     """r_f with its interval and how it was measured, in one sentence."""
-    rf = a.node_failure_rate
-    if not rf.node_days:
-        return (
-            f"r_f is not measured: no attempt of a job with more than {rf.min_gpus} GPUs ran, "
-            "so there is no projection."
-        )
+    rf = a.rf
+    if isinstance(rf, Absent):
+        return f"r_f is not measured: {rf.reason}; so there is no projection."
     value = interval(rf.per_1000_node_days, rf.lo_per_1000_node_days, rf.hi_per_1000_node_days)
     return (
         f"r_f = {value} failures per 1000 node-days: {rf.failures:,} failures in "
@@ -325,30 +370,43 @@ def mttf(a: Analysis) -> Block | None:
     """Paper Fig. 7: measured MTTF per job size against the projection at measured r_f."""
     if not _has_jobs(a):
         return None
-    rf = a.node_failure_rate
-    label = f"r_f = {number(rf.per_1000_node_days)} / 1000 node-days"
+    measured, projection, basis = a.mttf_by_size, a.mttf_projection, a.projection_rf
+    if isinstance(measured, Absent):
+        return not_measured("mttf", "MTTF by job size", measured)
+    label = (
+        ""
+        if isinstance(basis, Absent)
+        else f"r_f = {number(basis.per_1000_node_days)} / 1000 node-days"
+    )
+    line = (
+        f"No projection: {basis.reason}."
+        if isinstance(basis, Absent)
+        else "Line and band: the projection 1 / (nodes × r_f) at the measured r_f and its 95% "
+        f"interval, {a.settings.gpus_per_node} GPUs per node."
+    )
     chart = Chart(
         "fig7_mttf_by_size",
         "Log–log. Points: measured MTTF per size bucket = wallclock runtime of its attempts / "
         "infrastructure failures (hours, not GPU-weighted), with the 95% exact Poisson interval; "
-        "▲: buckets without a failure, at their lower bound. Line and band: the projection "
-        f"1 / (nodes × r_f) at the measured r_f and its 95% interval, {a.settings.gpus_per_node}"
-        " GPUs per node. Paper Fig. 7.",
-        lambda: figures.mttf_by_size(a.mttf_by_size, a.mttf_projection, label),
+        f"▲: buckets without a failure, at their lower bound. {line} Paper Fig. 7.",
+        lambda: figures.mttf_by_size(
+            measured, None if isinstance(projection, Absent) else projection, label
+        ),
     )
     text = (
         "The measured points count every infrastructure failure (hardware, system software, "
         "unattributed NODE_FAIL); r_f counts the paper's narrower set, so the two views need "
         "not agree (the paper's do not either)."
     )
-    tables = [
-        Table.of("Measured MTTF per size bucket", columns.MTTF_BY_SIZE, a.mttf_by_size),
-        Table.of(
-            f"Projected MTTF at {label} (nodes in series)",
-            columns.MTTF_PROJECTION,
-            a.mttf_projection,
-        ),
-    ]
+    tables = [Table.of("Measured MTTF per size bucket", columns.MTTF_BY_SIZE, measured)]
+    if not isinstance(projection, Absent):
+        tables.append(
+            Table.of(
+                f"Projected MTTF at {label} (nodes in series)",
+                columns.MTTF_PROJECTION,
+                projection,
+            )
+        )
     return Block("mttf", "MTTF by job size", [rf_sentence(a), text], charts=[chart], tables=tables)
 
 
@@ -357,7 +415,7 @@ def mttf(a: Analysis) -> Block | None:
 
 def node_episodes(a: Analysis) -> Block | None:
     """Failure episodes per category with Poisson intervals, and the nodes with most episodes."""
-    if a.episode_summary is None:
+    if isinstance(a.episode_summary, Absent):
         return None
     text = (
         "An episode is a run of failing records of one node and failure category with gaps "
@@ -370,7 +428,7 @@ def node_episodes(a: Analysis) -> Block | None:
         Table.of("Episodes, all and hardware only", columns.EPISODE_SUMMARY, a.episode_summary)
     ]
     by_category = a.episodes_by_category
-    if by_category is not None and by_category.num_rows:
+    if not isinstance(by_category, Absent) and by_category.num_rows:
         charts.append(
             Chart(
                 "fig_node_episodes",
@@ -380,7 +438,7 @@ def node_episodes(a: Analysis) -> Block | None:
             )
         )
         tables.append(Table.of("Episodes per category", columns.EPISODES_BY_CATEGORY, by_category))
-    if a.top_nodes is not None and a.top_nodes.num_rows:
+    if not isinstance(a.top_nodes, Absent) and a.top_nodes.num_rows:
         tables.append(
             Table("Nodes with the most episodes", columns.TOP_NODES, columns.per_node(a.top_nodes))
         )
@@ -393,6 +451,8 @@ def node_episodes(a: Analysis) -> Block | None:
 def lost_goodput(a: Analysis) -> Block | None:
     """Paper Fig. 8: GPU time lost to infrastructure failures, first and second order."""
     lost = a.lost_goodput
+    if isinstance(lost, Absent):
+        return not_measured("lost-goodput", "Lost goodput", lost) if _has_jobs(a) else None
     if not lost.by_bucket.num_rows:
         return None
     t, half = lost.totals, number(lost.ckpt_s / 120)
