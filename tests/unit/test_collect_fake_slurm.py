@@ -194,12 +194,13 @@ class FakeSlurm:
             return []
         return [json.loads(line) for line in path.read_text().splitlines()]
 
-    def windows(self) -> list[str]:
-        """The -S values of the sacct job queries, in order."""
+    def windows(self, prog: str = "sacct") -> list[str]:
+        """The window starts of the job (sacct) or event (sacctmgr) queries, in order."""
+        marker = "--starttime=" if prog == "sacct" else "Start="
         return [
-            next(a for a in c["args"] if a.startswith("--starttime="))[12:]
-            for c in self.calls()
-            if c["prog"] == "sacct" and "--helpformat" not in c["args"]
+            next(a for a in call["args"] if a.startswith(marker))[len(marker) :]
+            for call in self.calls()
+            if call["prog"] == prog and any(a.startswith(marker) for a in call["args"])
         ]
 
 
@@ -230,6 +231,14 @@ def contents(warehouse: Warehouse) -> dict[str, list[str]]:
         name: sorted(map(repr, warehouse.table(name).to_pyarrow().to_pylist()))
         for name in schema.TABLES
     }
+
+
+def clean_contents(fake: FakeSlurm) -> dict[str, list[str]]:
+    """The warehouse a clean run stores, without its calls in the log."""
+    clean = Warehouse.in_memory()
+    collect_slurm(clean, client(), window())
+    (fake.data / "calls.jsonl").unlink()
+    return contents(clean)
 
 
 def window(until: float = 180, since: float | None = 0) -> Window:
@@ -288,6 +297,22 @@ def test_resume_reads_the_overlap_again(fake: FakeSlurm) -> None:
         "2024-05-01T11:00:00",
         "2024-05-01T12:00:00",
     ]
+
+
+def test_a_parquet_warehouse_resumes_where_it_stopped(fake: FakeSlurm, tmp_path: Path) -> None:
+    clean = clean_contents(fake)
+    first = Warehouse.open(tmp_path / "parquet")
+    collect_slurm(first, client(), window(until=90))
+    first.close()
+    again = Warehouse.open(tmp_path / "parquet")
+    collect_slurm(again, client(), window(until=180, since=None))
+    assert fake.windows()[2:] == [
+        "2024-05-01T10:00:00",
+        "2024-05-01T11:00:00",
+        "2024-05-01T12:00:00",
+    ]
+    assert contents(again) == clean
+    again.close()
 
 
 def test_first_run_needs_since(fake: FakeSlurm) -> None:
@@ -355,24 +380,6 @@ def test_cluster_name_from_scontrol(fake: FakeSlurm) -> None:
 WINDOW_2 = {"sacct": "--starttime=2024-05-01T11:00:00", "sacctmgr": "Start=2024-05-01T11:00:00"}
 
 
-def clean_contents(fake: FakeSlurm) -> dict[str, list[str]]:
-    """The warehouse a clean run stores, without its calls in the log."""
-    clean = Warehouse.in_memory()
-    collect_slurm(clean, client(), window())
-    (fake.data / "calls.jsonl").unlink()
-    return contents(clean)
-
-
-def asked(fake: FakeSlurm, prog: str) -> list[str]:
-    """The -S (sacct) or Start= (sacctmgr) values of the window queries of ``prog``, in order."""
-    marker = "--starttime=" if prog == "sacct" else "Start="
-    return [
-        next(a for a in call["args"] if a.startswith(marker))[len(marker) :]
-        for call in fake.calls()
-        if call["prog"] == prog and any(a.startswith(marker) for a in call["args"])
-    ]
-
-
 @pytest.mark.parametrize("prog", ["sacct", "sacctmgr"])
 @pytest.mark.parametrize(
     ("kind", "code", "said"),
@@ -395,7 +402,7 @@ def test_an_incomplete_answer_is_retried_not_stored(
     warehouse = Warehouse.in_memory()
     collect_slurm(warehouse, retrying, window())
     assert len(told) == 1 and said in told[0]
-    assert asked(fake, prog).count("2024-05-01T11:00:00") == 2
+    assert fake.windows(prog).count("2024-05-01T11:00:00") == 2
     assert contents(warehouse) == clean
 
 

@@ -50,3 +50,19 @@ def test_state_survives_reopening_and_leaves_the_canonical_tables_alone(tmp_path
     reopened = Warehouse.open(path)
     assert state.resume_time(reopened, state.slurm_stream("a")) == T0
     reopened.close()
+
+
+def test_a_parquet_warehouse_keeps_the_collector_state_between_runs(tmp_path: Path) -> None:
+    stream, log = state.slurm_stream("a"), state.file_stream("/var/log/gcm.jsonl")
+    position = state.FilePosition("2049:1234", 4096, 17)
+    warehouse = Warehouse.open(tmp_path / "parquet")
+    state.advance_resume_time(warehouse, stream, T0)
+    state.set_file_position(warehouse, log, position)
+    state.set_file_position(warehouse, log, position)  # replaced, not added
+    warehouse.close()
+    again = Warehouse.open(tmp_path / "parquet")
+    assert state.resume_time(again, stream) == T0
+    assert state.file_position(again, log) == position
+    table = state.read_table(again, state.TABLE, state.SCHEMA)
+    assert again.con.to_pyarrow(table).num_rows == 2
+    again.close()

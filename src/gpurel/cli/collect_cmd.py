@@ -185,7 +185,7 @@ def slurm(
     except GpurelError as exc:
         raise fail(str(exc)) from exc
     client = SlurmClient(name, policy, on_retry=_print_retry, timeout_s=timeout_s)
-    with open_warehouse(warehouse, engine) as store:
+    with open_warehouse(warehouse, engine, write=True) as store:
         outcomes = collect_logs(store, logs, options)
         for outcome in outcomes:
             _print_log(outcome)

@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from gpurel import schema
 from gpurel.collect.chunks import Chunk
-from gpurel.collect.state import ensure_table
+from gpurel.collect.state import read_table, upsert_rows
 from gpurel.warehouse import Warehouse
 
 TABLE = "collect_windows"
@@ -96,8 +96,7 @@ def _record_row(cluster: str, chunk: Chunk, counts: dict[str, int]) -> pa.Table:
 
 def record(warehouse: Warehouse, cluster: str, chunk: Chunk, counts: dict[str, int]) -> None:
     """Keep what ``chunk`` answered (rows per table), replacing an earlier answer of it."""
-    ensure_table(warehouse, TABLE, SCHEMA)
-    warehouse.con.upsert(TABLE, _record_row(cluster, chunk, counts), on="window")
+    upsert_rows(warehouse, TABLE, SCHEMA, _record_row(cluster, chunk, counts), "window")
 
 
 def _stored(warehouse: Warehouse, cluster: str, windows: ir.Table, name: str) -> ir.Table:
@@ -131,8 +130,7 @@ def _shortfalls(warehouse: Warehouse, cluster: str, windows: ir.Table) -> list[S
 def short(warehouse: Warehouse, cluster: str) -> list[Short]:
     """Every recorded window of ``cluster`` whose stored rows fall below its answer, in time
     order."""
-    ensure_table(warehouse, TABLE, SCHEMA)
-    windows = warehouse.con.table(TABLE)
+    windows = read_table(warehouse, TABLE, SCHEMA)
     return _shortfalls(warehouse, cluster, windows.filter(windows.cluster == cluster))
 
 
