@@ -34,6 +34,7 @@ POD_HEADER = (
 )
 NODE_HEADER = "sn,cpu_milli,memory_mib,gpu,model"
 DAY0 = datetime(1970, 1, 1, tzinfo=UTC)
+OPTIONS = ReadOptions(trace_start=DAY0)  # times as time since the trace began
 
 # dirlab_genparallel_15k/README.md: rows, states, GPU jobs, GPU-count histogram, span in days
 GOLDEN = {
@@ -80,12 +81,12 @@ def _rejects(result: ReadResult) -> list[tuple[Any, ...]]:
 
 @pytest.fixture(scope="module")
 def traces() -> dict[str, ReadResult]:
-    return {name: job_traces.read_dirlab(g[0], ReadOptions()) for name, g in GOLDEN.items()}
+    return {name: job_traces.read_dirlab(g[0], OPTIONS) for name, g in GOLDEN.items()}
 
 
 @pytest.fixture(scope="module")
 def pods() -> ReadResult:
-    return job_traces.read_pods(PODS, ReadOptions())
+    return job_traces.read_pods(PODS, OPTIONS)
 
 
 # --- sniffing -----------------------------------------------------------------------------------
@@ -98,8 +99,13 @@ def test_sniffers_take_exactly_their_header() -> None:
     assert job_traces.sniff_nodes(NODE_HEADER + "\n")
     reordered = ",".join(reversed(DIRLAB_HEADER.split(",")))
     assert job_traces.sniff_dirlab(reordered)
-    for header in (DIRLAB_HEADER + ",extra", DIRLAB_HEADER.replace("user,", ""), POD_HEADER):
-        assert not job_traces.sniff_dirlab(header)
+    for header in (DIRLAB_HEADER + ",extra", DIRLAB_HEADER.replace("user,", "")):
+        assert job_traces.sniff_dirlab(header)  # extra columns, optional ones absent
+    submits = DIRLAB_HEADER.replace("interval", "submit_time")
+    assert job_traces.sniff_dirlab(submits)
+    for header in (DIRLAB_HEADER.replace("new_status", "status"), submits.replace("u_id", "x")):
+        assert not job_traces.sniff_dirlab(header)  # a renamed column needs --format
+    assert not job_traces.sniff_dirlab(POD_HEADER)
     assert not job_traces.sniff_pods(POD_HEADER + ",node")
     assert not job_traces.sniff_nodes("sn,cpu_milli,memory_mib,gpu,model,sn")
     assert not job_traces.sniff_nodes("time,node,check,result")
@@ -202,7 +208,7 @@ def test_dirlab_options(tmp_path: Path) -> None:
     assert {j["cluster"] for j in jobs} == {"sh40"}
     assert jobs[0]["submit_time"] == start.replace(tzinfo=UTC)
     unnamed = _write(tmp_path, DIRLAB_HEADER + "\n0,1,1,1,1,0,84,0,Pass\n", "mine.csv")
-    assert _rows(job_traces.read_dirlab(unnamed, ReadOptions()))[0]["cluster"] == "default"
+    assert _rows(job_traces.read_dirlab(unnamed, OPTIONS))[0]["cluster"] == "default"
 
 
 # --- DIR-LAB traces, bad rows -------------------------------------------------------------------
@@ -217,12 +223,12 @@ def test_dirlab_bad_rows_go_to_rejects(tmp_path: Path) -> None:
         "2,1,1,1,1,10,-5,0,Pass\n"  # negative duration
         "3,2,1,1,1,10,5,0,Crashed\n"  # unknown status
         "4,2,1\n"  # too few fields
-        "5,2,8,2,1,2.5,60,3600,Killed\n"  # not whole seconds
+        "5,2,8.5,2,1,2.5,60,3600,Killed\n"  # a fraction of a GPU; its interval counts
         ",2,8,2,1,20,60,3600,Killed\n"  # no job id
         "6,2,8,2,1,20,60,3600,killed\n"
         "7,2,8,2,1,20,60,-3600,Killed\n"  # negative time limit
     )
-    result = job_traces.read_dirlab(_write(tmp_path, text, "helios.csv"), ReadOptions())
+    result = job_traces.read_dirlab(_write(tmp_path, text, "helios.csv"), OPTIONS)
     assert _rejects(result) == [
         (3, "gpu_num", "not a whole number: 'x'", "1,1,x,1,1,100,87,0,Pass"),
         (5, "run_time", "negative duration: -5", "2,1,1,1,1,10,-5,0,Pass"),
@@ -233,15 +239,15 @@ def test_dirlab_bad_rows_go_to_rejects(tmp_path: Path) -> None:
             "3,2,1,1,1,10,5,0,Crashed",
         ),
         (7, None, "expected 9 fields, found 3", "4,2,1"),
-        (8, "interval", "not a whole number: '2.5'", "5,2,8,2,1,2.5,60,3600,Killed"),
+        (8, "gpu_num", "not a whole number: '8.5'", "5,2,8.5,2,1,2.5,60,3600,Killed"),
         (9, "u_id", "missing u_id", ",2,8,2,1,20,60,3600,Killed"),
         (11, "wall_time", "negative time limit: -3600", "7,2,8,2,1,20,60,-3600,Killed"),
     ]
     assert {r["source"] for r in result.rejects.to_pylist()} == {str(tmp_path / "helios.csv")}
     jobs = _rows(result)
     assert [j["job_id"] for j in jobs] == ["0", "6"]
-    # 0 + 100 + 10 + 10 + (unknown: 0) + (unknown: 0) + 20 + 20
-    assert jobs[1]["submit_time"] == DAY0 + timedelta(seconds=160)
+    # 0 + 100 + 10 + 10 + (unknown: 0) + 2.5 + 20 + 20
+    assert jobs[1]["submit_time"] == DAY0 + timedelta(seconds=162.5)
     assert (jobs[1]["state"], jobs[1]["state_raw"]) == ("CANCELLED", "killed")
     assert result.size == 9  # every data line is a row or a reject; the blank line is neither
 
@@ -255,7 +261,7 @@ def test_times_past_year_9999_are_rejected(tmp_path: Path) -> None:
         (3, "interval", "submit time past the year 9999"),
     ]
     huge = DIRLAB_HEADER + "\n0,1,99999999999,1,1,0,1,0,Pass\n"
-    result = job_traces.read_dirlab(_write(tmp_path, huge), ReadOptions())
+    result = job_traces.read_dirlab(_write(tmp_path, huge), OPTIONS)
     assert _rejects(result)[0][1:3] == ("gpu_num", "GPU count too large: 99999999999")
 
 
@@ -270,14 +276,14 @@ def test_times_past_year_9999_are_rejected(tmp_path: Path) -> None:
 )
 def test_unreadable_headers(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(InputError, match=message):
-        job_traces.read_dirlab(_write(tmp_path, text), ReadOptions())
+        job_traces.read_dirlab(_write(tmp_path, text), OPTIONS)
 
 
 def test_header_only_and_extra_columns(tmp_path: Path) -> None:
-    result = job_traces.read_dirlab(_write(tmp_path, DIRLAB_HEADER + "\n"), ReadOptions())
+    result = job_traces.read_dirlab(_write(tmp_path, DIRLAB_HEADER + "\n"), OPTIONS)
     assert result.rows("jobs") == 0 and result.rejects.num_rows == 0
     text = "\n" + DIRLAB_HEADER + ",vc\n0,1,1,1,1,0,84,0,Pass,vc1\n\n1,1,1\n"
-    result = job_traces.read_dirlab(_write(tmp_path, text), ReadOptions())
+    result = job_traces.read_dirlab(_write(tmp_path, text), OPTIONS)
     assert result.rows("jobs") == 1
     assert _rejects(result) == [(5, None, "expected 10 fields, found 3", "1,1,1")]
 
@@ -328,7 +334,7 @@ def test_pod_bad_rows_go_to_rejects(tmp_path: Path) -> None:
         "p5,1000,0,one,1000,,LS,Failed,0,150,100\n"
         "p6,,0,0,0,,BE,Pending,7,,\n"
     )
-    result = job_traces.read_pods(_write(tmp_path, text, "pods.csv"), ReadOptions())
+    result = job_traces.read_pods(_write(tmp_path, text, "pods.csv"), OPTIONS)
     assert [r[:3] for r in _rejects(result)] == [
         (
             3,
@@ -337,7 +343,7 @@ def test_pod_bad_rows_go_to_rejects(tmp_path: Path) -> None:
         ),
         (4, "deletion_time", "negative duration: deleted at 50, before it was created"),
         (5, "scheduled_time", "negative wait: scheduled at 90, before it was created"),
-        (6, "creation_time", "not a whole number: 'soon'"),
+        (6, "creation_time", "not a number: 'soon'"),
         (7, "num_gpu", "not a whole number: 'one'"),
     ]
     jobs = {j["job_id"]: j for j in _rows(result)}
@@ -407,7 +413,7 @@ def test_fuzz_rows_become_rows_or_rejects(text: str, kind: str) -> None:
     }[kind]
     job_traces.sniff_dirlab(text)
     job_traces.sniff_pods(text)
-    read_quietly(read, text, ReadOptions(), "helios_trace.csv")
+    read_quietly(read, text, OPTIONS, "helios_trace.csv")
 
 
 @settings(max_examples=100, deadline=None)
@@ -425,7 +431,7 @@ def test_fuzz_every_line_is_a_row_or_a_reject(tmp_path_factory: Any, rows: list[
     lines = [",".join(row) for row in rows]
     path = tmp_path_factory.mktemp("fuzz") / "trace.csv"
     path.write_text("\n".join([DIRLAB_HEADER, *lines]) + "\n", encoding="utf-8")
-    result = job_traces.read_dirlab(path, ReadOptions())
+    result = job_traces.read_dirlab(path, OPTIONS)
     data_lines = sum(1 for line in lines if line.replace(",", "").strip())
     assert result.size == data_lines
     assert result.tables["jobs"].schema == schema.JOBS
