@@ -9,6 +9,7 @@ file that breaks part way keeps the parts stored before (rerunning it is safe: u
 from __future__ import annotations
 
 import importlib
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,7 +75,7 @@ def _head(path: Path) -> str:
         raise InputError(str(path), f"cannot read: {exc.strerror or exc}") from exc
     if b"\x00" in data:
         raise InputError(str(path), "binary file (NUL bytes), not a text export")
-    return data.decode("utf-8", errors="replace")
+    return data.decode("utf-8", errors="replace").removeprefix("\ufeff")
 
 
 def detect(path: Path) -> Reader:
@@ -135,6 +136,7 @@ def ingest_file(
     path = path.resolve()
     outcome = FileOutcome(path)
     try:
+        _regular(path)
         reader = detect(path) if fmt == "auto" else _named(fmt)
         outcome.format = reader.name
         seen = StoredKeys()
@@ -185,6 +187,18 @@ class StoredKeys:
         again = int(np.isin(hashes, before, assume_unique=True).sum())
         self._hashes[name] = np.union1d(before, hashes)
         return again
+
+
+def _regular(path: Path) -> None:
+    """InputError unless ``path`` is a regular file: a FIFO or a device could block forever."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read: {exc.strerror or exc}") from exc
+    if stat.S_ISDIR(mode):
+        raise InputError(str(path), "a directory, not a file")
+    if not stat.S_ISREG(mode):
+        raise InputError(str(path), "not a regular file (a FIFO, socket or device): copy it first")
 
 
 def _parts(results: Iterator[ReadResult]) -> Iterator[ReadResult]:

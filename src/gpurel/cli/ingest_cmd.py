@@ -113,7 +113,7 @@ def ingest(
                 err_console.print("[bold]note:[/]", escape(f"{path}: {note}"))
     if as_json:
         print(json.dumps({"files": [_outcome_json(o) for o in outcomes]}, indent=2))
-    else:
+    elif any(o.ok for o in outcomes):
         console.print(_summary(outcomes))
     failed = sum(not o.ok for o in outcomes)
     if failed:

@@ -81,6 +81,7 @@ _HEAD_BYTES = 1 << 20  # bytes decoded to detect the layout
 # bytes that stand in for a delimiter pyarrow's CSV parser cannot split on (not one byte)
 _STAND_INS = [bytes([b]) for b in (*range(1, 9), *range(14, 32))]
 
+_BOM = "\ufeff".encode()
 Reject = tuple[int, str | None, str, str]  # 0-based line in its block, field, reason, text
 
 
@@ -253,8 +254,12 @@ def _head(path: Path) -> tuple[int, int, list[str]]:
 
 
 def _content_start(handle: BinaryIO) -> tuple[int, int]:
-    """Byte offset and 0-based index of the first line with content (or of the file's end)."""
+    """Byte offset and 0-based index of the first line with content (or of the file's end),
+    after a UTF-8 byte-order mark."""
     position = start = newlines = 0
+    if handle.read(len(_BOM)) == _BOM:
+        position = start = len(_BOM)
+    handle.seek(position)
     while piece := handle.read(_HEAD_BYTES):
         content = len(piece) - len(piece.lstrip())
         cut = piece.rfind(b"\n", 0, content) + 1

@@ -20,6 +20,7 @@ from gpurel.errors import ConfigError
 from gpurel.schema import Domain, Severity
 
 DATA_FILES = ("categories.toml", "checks.toml", "xids.toml", "reasons.toml")
+REASON_CHARS = 4096  # of a free-text reason read for its cause
 
 
 @dataclass(frozen=True)
@@ -102,9 +103,12 @@ class Taxonomy:
         return self._classification(*hit)
 
     def classify_reason(self, text: str) -> Classification:
-        """Free text (a drain reason, a trace's cause) by the first matching reason pattern."""
+        """Free text (a drain reason, a trace's cause) by the first matching reason pattern,
+        read in its first REASON_CHARS characters: a cause is named up front, and a field of
+        megabytes must not cost seconds."""
+        head = text[:REASON_CHARS]
         for pattern in self._reasons:
-            if pattern.regex.search(text):
+            if pattern.regex.search(head):
                 return self._classification(pattern.category, pattern.severity)
         return self._classification("unknown")
 
