@@ -10,7 +10,10 @@ from gpurel.sources.base import ReadOptions
 from gpurel.warehouse import Warehouse
 
 UTC_OPTIONS = ReadOptions(cluster="c", tz="UTC")
-SACCT = "JobID|State|Submit|Start|End\n1|COMPLETED|2024-01-01T00:00:00|2024-01-01T00:00:00|2024-01-01T01:00:00\n"
+SACCT = (
+    "JobID|State|Submit|Start|End\n"
+    "1|COMPLETED|2024-01-01T00:00:00|2024-01-01T00:00:00|2024-01-01T01:00:00\n"
+)
 
 
 def _ingest(path: Path, fmt: str = "auto"):  # type: ignore[no-untyped-def]
