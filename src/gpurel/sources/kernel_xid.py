@@ -9,9 +9,11 @@ needs a time and host prefix, in one of:
 - ISO (rsyslog RFC 3339): ``2024-05-01T10:00:00.123456+00:00 gpu001 kernel: NVRM: ...``;
 - ``journalctl -o short-iso``: ``2024-05-01T10:00:00+0000 gpu001 kernel: NVRM: ...``;
 - classic syslog: ``May  1 10:00:00 gpu001 kernel: [12345.678] NVRM: ...``, local time in
-  ``options.tz``. It prints no year: the year is that of ``options.trace_start`` when set
-  (a date more than a day before it belongs to the next year), else that of the file's
-  modification time (a date more than a day after it belongs to the previous year).
+  ``options.tz``. It prints no year (``syslog_years``): ``options.year`` is the year of the
+  first such date, later ones running forward from it; else the year is that of
+  ``options.trace_start`` (a date more than a day before it belongs to the next year); else
+  that of the file's modification time (a date more than a day after it belongs to the
+  previous year), and the result notes it.
 
 A kernel log is mostly unrelated lines, so lines that are not XID reports are counted as skipped;
 an XID line whose prefix or code cannot be read is rejected.
@@ -26,7 +28,7 @@ header is XID 79; it is dropped when an ``Xid ...: 79`` line of the same host li
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta, tzinfo
 from pathlib import Path
 
@@ -35,13 +37,12 @@ from gpurel.sources.event_rows import (
     BadValue,
     Event,
     TextLines,
-    YearHint,
     parse_syslog,
     parse_xid,
     read_result,
-    year_hint,
     zone,
 )
+from gpurel.sources.syslog_years import SyslogYears, syslog_years
 from gpurel.taxonomy import Taxonomy
 
 FORMAT = "kernel-xid"
@@ -65,7 +66,7 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
     context = _Context(
         options.cluster,
         zone(options.tz),
-        year_hint(path.stat().st_mtime, options.trace_start),
+        syslog_years(path, options),
         options.taxonomy,
     )
     reports: list[Event] = []
@@ -85,14 +86,15 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
     unreported = _unreported(headerless, reports)
     for _ in range(len(headerless) - len(unreported)):
         lines.skip()  # the driver's second line of an event its Xid line reports
-    return read_result(FORMAT, reports + unreported, sink, lines)
+    result = read_result(FORMAT, reports + unreported, sink, lines)
+    return replace(result, notes=context.years.notes())
 
 
 @dataclass(frozen=True)
 class _Context:
     cluster: str
     tz: tzinfo | None
-    years: YearHint
+    years: SyslogYears
     taxonomy: Taxonomy
 
 

@@ -16,7 +16,8 @@ Log (``/var/log/nhc.log``, or NHC's syslog lines). The reader uses these lines:
 - ``20240501 10:00:00 /usr/libexec/nhc/node-mark-offline gpu001 <note>``: the helper's line,
   with local time (``options.tz``) and the node name;
 - syslog or journal lines of the program ``nhc`` (``... gpu001 nhc[123]: Health check
-  failed: ...``), with their time and host (year-less syslog dates as in kernel-xid).
+  failed: ...``), with their time and host (year-less syslog dates as in kernel-xid:
+  ``options.year``, else ``options.trace_start``, else the file's modification time, noted).
 
 A failure line without a time takes the time and node of the ``node-mark-offline`` line that
 follows it; if none follows it is rejected (enable ``NHC_TS`` or read the syslog lines). A
@@ -29,7 +30,7 @@ debug output) carry no result and are ignored. Source ``nhc``; cluster ``options
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -43,9 +44,9 @@ from gpurel.sources.event_rows import (
     localize,
     parse_syslog,
     read_result,
-    year_hint,
     zone,
 )
+from gpurel.sources.syslog_years import syslog_years
 
 FORMAT = "nhc-log"
 SOURCE = "nhc"
@@ -100,7 +101,7 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
         except BadValue as exc:
             log.sink.add(number, exc.field, exc.reason, line)
     log.flush()
-    return read_result(FORMAT, log.events, log.sink, lines)
+    return replace(read_result(FORMAT, log.events, log.sink, lines), notes=log.years.notes())
 
 
 def node_from_filename(path: Path) -> str | None:
@@ -125,7 +126,7 @@ class _Log:
 
     def __init__(self, path: Path, options: ReadOptions) -> None:
         self.tz = zone(options.tz)
-        self.years = year_hint(path.stat().st_mtime, options.trace_start)
+        self.years = syslog_years(path, options)
         self.cluster = options.cluster
         self.file_node = node_from_filename(path)
         self.sink = RejectSink(str(path))
