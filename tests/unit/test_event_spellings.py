@@ -7,6 +7,7 @@ of the readers: rows, results, rejects and the line accounting.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -67,7 +68,7 @@ def _csv(path: Path, names: dict[str, str], records: list[dict[str, str]]) -> Pa
     return path
 
 
-def _jsonl(path: Path, names: dict[str, str], records: list[dict[str, object]]) -> Path:
+def _jsonl(path: Path, names: dict[str, str], records: Sequence[Mapping[str, object]]) -> Path:
     path.write_text("".join(json.dumps({names[f]: r[f] for f in r}) + "\n" for r in records))
     return path
 

@@ -86,7 +86,8 @@ def test_known_traces_cite_a_source_and_only_documented_starts() -> None:
 
 def _expected(rows: list[dict[str, str]], submit: str = "interval") -> list[tuple[object, ...]]:
     """job id, submit, end, state, GPUs, elapsed: recounted from the text."""
-    out, clock = [], 0.0
+    out: list[tuple[object, ...]] = []
+    clock = 0.0
     for row in rows:
         clock = clock + float(row[submit]) if submit == "interval" else float(row[submit])
         start = DAY0 + timedelta(seconds=clock)
@@ -208,7 +209,8 @@ def test_a_parser_error_is_one_files_error_and_the_batch_goes_on(tmp_path: Path)
     real = pv.read_csv
 
     def fails_on_broken(source: pa.BufferReader, **kwargs: object) -> pa.Table:
-        if calls.append(1) or len(calls) == 1:
+        calls.append(1)
+        if len(calls) == 1:
             raise pa.ArrowInvalid("CSV parse error: straddling object")
         return real(source, **kwargs)
 
