@@ -318,6 +318,17 @@ def test_without_node_events_or_node_fail_no_signal_and_no_ranking() -> None:
 # --- backtest ---------------------------------------------------------------------------------
 
 
+def test_backtest_without_node_events_leaves_outages_absent() -> None:
+    inputs = lemon_inputs(_warehouse(_jobs(), []), Settings())
+    found = lemons.find_lemons(inputs, lemons.LemonSettings(as_of=d(14)))
+    rates = lemons.backtest(inputs, found).rates.to_pylist()
+    assert rates
+    for r in rates:
+        assert r["outages"] is None and r["outages_per_1000_node_days"] is None
+        assert r["outages_lo"] is None and r["outages_hi"] is None
+    assert sum(r["node_failures"] for r in rates) == 1  # NODE_FAIL counts: n06's of day 18
+
+
 def test_backtest_after_as_of() -> None:
     after = [
         event("n01", 30, "gpu_memory"),

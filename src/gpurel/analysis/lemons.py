@@ -679,17 +679,26 @@ def _group_rates(
         c = c.group_by(c_flagged=c.flagged).aggregate(**{name: c.count()})
         per_group = per_group.left_join(c, per_group.flagged == c.c_flagged).drop("c_flagged")
     rows = per_group.order_by(ibis.desc("flagged")).to_pyarrow().to_pylist()
-    return pa.Table.from_pylist([_with_rates(r) for r in rows])
+    measured = {
+        "outages": lemons.available[OUT] is None,
+        "node_failures": lemons.available[SINGLE] is None,
+    }
+    return pa.Table.from_pylist([_with_rates(r, measured) for r in rows])
 
 
-def _with_rates(row: dict[str, Any]) -> dict[str, Any]:
+def _with_rates(row: dict[str, Any], measured: dict[str, bool]) -> dict[str, Any]:
+    """A group's counts with rates and intervals; null where the count was not measured
+    (its signal is absent)."""
     node_days = float(row["node_days"] or 0.0)
     out: dict[str, Any] = {
         "group": "flagged" if row["flagged"] else "other",
         "nodes": row["nodes"],
         "node_days": node_days,
     }
-    for name in ("outages", "node_failures"):
+    for name, known in measured.items():
+        if not known:
+            out |= dict.fromkeys([name, f"{name}_per_1000_node_days", f"{name}_lo", f"{name}_hi"])
+            continue
         k = int(row[name] or 0)
         rate, lo, hi = poisson_interval(k, node_days)
         out |= {name: k, f"{name}_per_1000_node_days": rate * 1000}
