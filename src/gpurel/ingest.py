@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from gpurel import schema
 from gpurel.errors import GpurelError, InputError
+from gpurel.sources import inventory
 from gpurel.sources.base import Reader, ReadOptions, ReadResult, combined
 from gpurel.warehouse import Warehouse
 
@@ -140,7 +141,10 @@ def ingest_file(
         reader = detect(path) if fmt == "auto" else _named(fmt)
         outcome.format = reader.name
         seen = StoredKeys()
+        nodes = _inventory_of(reader, options)
         for part in _parts(reader.batches(path, options)):
+            if nodes is not None and "node_events" in part.tables:
+                nodes.add(part.tables["node_events"])
             for name, table in part.tables.items():
                 written = warehouse.write(name, table)
                 again = seen.add(name, table)  # stored by an earlier part: now replaced
@@ -153,12 +157,20 @@ def ingest_file(
             outcome.expanded += part.expanded
             outcome.derived |= part.derived
             outcome.notes += [n for n in part.notes if n not in outcome.notes]
+        if nodes is not None and nodes.nodes:
+            outcome.rows["nodes"] = warehouse.write("nodes", nodes.table(options))
+            outcome.derived |= {"nodes"}
     except GpurelError as exc:
-        stored = sum(outcome.rows.values()) + outcome.rejected
-        outcome.error = str(exc) + (
-            f" (the {stored:,} rows before it are stored)" if stored else ""
-        )
+        outcome.error = str(exc) + _stored_before(outcome)
+    except Exception as exc:  # a reader's bug must not stop the batch: the next file goes on
+        reason = f"{type(exc).__name__}: {exc}"
+        outcome.error = f"{path}: internal error while reading ({reason})" + _stored_before(outcome)
     return outcome
+
+
+def _stored_before(outcome: FileOutcome) -> str:
+    stored = sum(outcome.rows.values()) + outcome.rejected
+    return f" (the {stored:,} rows before it are stored)" if stored else ""
 
 
 class StoredKeys:
@@ -187,6 +199,15 @@ class StoredKeys:
         again = int(np.isin(hashes, before, assume_unique=True).sum())
         self._hashes[name] = np.union1d(before, hashes)
         return again
+
+
+def _inventory_of(reader: Reader, options: ReadOptions) -> inventory.Seen | None:
+    """What to note for the inventory --nodes/--days ask of this input, if the reader does
+    not build it itself; ConfigError where they cannot apply."""
+    if not inventory.wanted(options) or reader.name in inventory.READS_OPTIONS:
+        return None
+    inventory.check_format(reader.name)
+    return inventory.Seen()
 
 
 def _regular(path: Path) -> None:

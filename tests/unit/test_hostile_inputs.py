@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from gpurel.ingest import ingest_file
+import pytest
+
+from gpurel.ingest import ingest, ingest_file
 from gpurel.sources.base import ReadOptions
 from gpurel.warehouse import Warehouse
 
@@ -60,3 +62,25 @@ def test_a_ten_megabyte_drain_reason_is_one_event(tmp_path: Path) -> None:
         warehouse.close()
     assert outcome.ok and (outcome.stored, outcome.rejected) == (1, 0)
     assert category == "filesystem_mount"
+
+
+def test_a_reader_that_breaks_stops_its_file_not_the_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gpurel.sources import sinfo_reasons
+
+    def broken(path: Path, options: ReadOptions) -> None:
+        raise ValueError("unexpected")
+
+    monkeypatch.setattr(sinfo_reasons, "read", broken)
+    first = tmp_path / "reasons.txt"
+    first.write_text("REASON USER TIMESTAMP NODELIST\nNHC: down root 2024-05-01T10:00:00 gpu001\n")
+    second = tmp_path / "sacct.txt"
+    second.write_text(SACCT)
+    warehouse = Warehouse.in_memory()
+    try:
+        outcomes = ingest(warehouse, [first, second], UTC_OPTIONS)
+    finally:
+        warehouse.close()
+    assert "internal error" in (outcomes[0].error or "") and "ValueError" in outcomes[0].error
+    assert outcomes[1].ok and outcomes[1].stored == 1
