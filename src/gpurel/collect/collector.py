@@ -3,8 +3,9 @@
 For each window on the grid (``chunks``) from the resume point (less ``overlap``; ``since``
 when given) to ``until``, and each earlier window whose stored rows now fall short of its
 answer (``ledger``): ask sacct and sacctmgr (one query each; ``slurm`` accepts complete answers
-only), read their text with gpurel's readers, upsert, check that the warehouse holds every
-row of the answer, and only then record the window and store its end as the resume point. Windows
+only), read their text with gpurel's readers, upsert, and only then record what the window
+answered and store its end as the resume point. At the end, every recorded window is
+counted again: one the warehouse still holds short of its answer is an error. Windows
 overlap at their edges and jobs that ran across several windows are listed by each: the
 upsert by natural key keeps one row per job attempt, so nothing is stored twice; rows of
 jobs still waiting to start are left out, as their start would change their key (they are
@@ -85,8 +86,8 @@ def _started(result: ReadResult) -> ReadResult:
 def collect_chunk(
     warehouse: Warehouse, client: SlurmClient, chunk: chunks.Chunk, options: ReadOptions
 ) -> ChunkDone:
-    """Query one window, store its rows, check that the warehouse holds them, then record the
-    window and store its end as the resume point."""
+    """Query one window, store its rows, then record what it answered and store its end as
+    the resume point."""
     jobs_text = client.jobs(chunk)
     events_text = client.events(chunk)
     jobs = _started(
@@ -109,12 +110,6 @@ def collect_chunk(
     rows = store(warehouse, jobs)
     for name, count in store(warehouse, events).items():
         rows[name] = rows.get(name, 0) + count
-    lost = ledger.check(warehouse, client.cluster, chunk, answered)
-    if lost is not None:
-        raise GpurelError(
-            f"{client.cluster} {chunk.label}: after storing its answer, the warehouse holds "
-            f"{lost} rows of the window"
-        )
     ledger.record(warehouse, client.cluster, chunk, answered)
     state.advance_resume_time(warehouse, state.slurm_stream(client.cluster), chunk.end)
     return ChunkDone(chunk, rows)
@@ -143,7 +138,8 @@ def collect_slurm(
     on_chunk: Callable[[ChunkDone], None] = lambda done: None,
 ) -> list[ChunkDone]:
     """Collect every window of ``window`` and every short one, in time order; ``on_chunk`` is
-    told as each one is stored.
+    told as each one is stored. A GpurelError if the warehouse then still lacks rows of a
+    window.
 
     ``options`` give the taxonomy; the cluster is the client's, and times are UTC.
     """
@@ -153,6 +149,13 @@ def collect_slurm(
     for chunk, short in _with_refills(planned, ledger.short(warehouse, client.cluster)):
         done.append(replace(collect_chunk(warehouse, client, chunk, options), refill=short))
         on_chunk(done[-1])
+    still = ledger.short(warehouse, client.cluster)
+    if still:
+        lacking = "; ".join(f"{short.chunk.label}: {short}" for short in still)
+        raise GpurelError(
+            f"the warehouse lost rows of {client.cluster} as they were stored ({lacking}); "
+            "the next run collects these windows again"
+        )
     return done
 
 

@@ -2,13 +2,12 @@
 
 A row meets a window when its span (a job from submission, a step or an event from its start,
 each to its end or still open) meets the window. When a window is stored, the distinct rows
-of its answer that meet it are counted per table (``answered``); the window counts as
-collected only if the warehouse then holds at least as many rows that meet it, and these
-counts are kept in the warehouse's ``collect_windows`` table (``record``). Every later run
-counts again (``short``): a window whose stored rows fall below what it answered has lost
-rows, and is collected again. Rows that other windows or ingests add only raise the count,
-and a later answer for the same natural key replaces a row without moving its span's start
-(part of the key), so a window that lost nothing is never short.
+of its answer that meet it are counted per table (``answered``) and kept in the warehouse's
+``collect_windows`` table (``record``). ``short`` counts, for every recorded window, the
+stored rows that meet it: a window whose stored rows fall below what it answered has lost
+rows. Rows that other windows or ingests add only raise the count, and a later answer for
+the same natural key replaces a row without moving its span's start (part of the key), so a
+window that lost nothing is never short.
 
 One record per cluster and window on the grid: the latest answer for that window.
 This table is no canonical table: analyses never read it.
@@ -110,8 +109,11 @@ def _stored(warehouse: Warehouse, cluster: str, windows: ir.Table, name: str) ->
     return pairs.group_by("window").aggregate(stored=pairs.first.count())
 
 
-def _shortfalls(warehouse: Warehouse, cluster: str, windows: ir.Table) -> list[Short]:
-    """The ``windows`` (records of ``cluster``) whose stored rows fall below their answer."""
+def short(warehouse: Warehouse, cluster: str) -> list[Short]:
+    """Every recorded window of ``cluster`` whose stored rows fall below its answer, in time
+    order."""
+    windows = read_table(warehouse, TABLE, SCHEMA)
+    windows = windows.filter(windows.cluster == cluster)
     held: dict[str, dict[str, tuple[int, int]]] = {}
     for name in SPANS:
         stored = _stored(warehouse, cluster, windows, name)
@@ -121,21 +123,11 @@ def _shortfalls(warehouse: Warehouse, cluster: str, windows: ir.Table) -> list[S
         falling = counted.filter(counted.stored < counted.answered)
         for row in warehouse.con.to_pyarrow(falling).to_pylist():
             held.setdefault(row["window"], {})[name] = (row["stored"], row["answered"])
+    if not held:
+        return []
     records = warehouse.con.to_pyarrow(windows.filter(windows.window.isin(list(held))))
-    records = records.to_pylist()
-    found = [Short(Chunk(r["start"], r["end"], r["grid_end"]), held[r["window"]]) for r in records]
+    found = [
+        Short(Chunk(r["start"], r["end"], r["grid_end"]), held[r["window"]])
+        for r in records.to_pylist()
+    ]
     return sorted(found, key=lambda short: (short.chunk.start, short.chunk.end))
-
-
-def short(warehouse: Warehouse, cluster: str) -> list[Short]:
-    """Every recorded window of ``cluster`` whose stored rows fall below its answer, in time
-    order."""
-    windows = read_table(warehouse, TABLE, SCHEMA)
-    return _shortfalls(warehouse, cluster, windows.filter(windows.cluster == cluster))
-
-
-def check(warehouse: Warehouse, cluster: str, chunk: Chunk, counts: dict[str, int]) -> Short | None:
-    """How ``chunk``, answered with ``counts``, falls short in the warehouse, or None."""
-    window = ibis.memtable(_record_row(cluster, chunk, counts))
-    found = _shortfalls(warehouse, cluster, window)
-    return found[0] if found else None
