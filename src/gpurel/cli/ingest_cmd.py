@@ -26,6 +26,8 @@ from gpurel.cli.common import (
 from gpurel.errors import GpurelError
 from gpurel.ingest import FileOutcome, ingest_file, readers
 from gpurel.sources.base import ReadOptions
+from gpurel.sources.event_fields import EVENT_FIELDS, GCM_FIELDS
+from gpurel.sources.job_traces import DIRLAB_FIELDS, NODE_COLUMNS, POD_COLUMNS
 
 ACCOUNTING = ("lines", "stored", "merged", "rejected", "skipped")
 
@@ -122,12 +124,17 @@ def ingest(
 
 def _field_map(pairs: list[str]) -> tuple[tuple[str, str], ...]:
     """``--map time=ts_utc`` → (("time", "ts_utc"),), or a clean exit naming the option."""
+    known = {*EVENT_FIELDS, *GCM_FIELDS, *DIRLAB_FIELDS, *POD_COLUMNS, *NODE_COLUMNS}
     found = []
     for pair in pairs:
         field, sep, column = pair.partition("=")
-        if not sep or not field.strip() or not column.strip():
+        field = field.strip().lower()
+        if not sep or not field or not column.strip():
             raise fail(f"--map: expected FIELD=COLUMN, got {pair!r}", code=2)
-        found.append((field.strip().lower(), column.strip()))
+        if field not in known:
+            fields = ", ".join(sorted(known))
+            raise fail(f"--map: no reader has a field {field!r}; fields: {fields}", code=2)
+        found.append((field, column.strip()))
     return tuple(found)
 
 
