@@ -112,8 +112,10 @@ def simulate_command(
     stats = result.stats
     console.print(
         f"simulated {config.days:g} days of {config.cluster} ({config.effective_nodes:,} nodes): "
-        f"{stats['attempts']:,.0f} job attempts, {stats['events']:,.0f} events in "
-        f"{stats['simulate_s']:.1f} s; stored with truth_* tables"
+        f"{stats['attempts']:,.0f} job attempts simulated ({config.warmup_days:g} days of "
+        f"warm-up included), {stats['events']:,.0f} events in {stats['simulate_s']:.1f} s; "
+        f"stored: the {stats['attempts_stored']:,.0f} attempts of the {config.days:g} days "
+        "after the warm-up, with truth_* tables"
     )
     console.print(_calibration(figures, config.cluster))
     if variant is not None:

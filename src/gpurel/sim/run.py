@@ -63,7 +63,8 @@ def simulate(config: SimConfig, seed: int = 0) -> SimResult:
     tables, truth = Builder(config, journal, work, plan, engine.health, window).build()
     stats = {
         "job_ids": float(len(journal.gpus)),
-        "attempts": float(len(journal.a_job)),
+        "attempts": float(len(journal.a_job)),  # warm-up included
+        "attempts_stored": float(tables["jobs"].num_rows),  # those of the window after it
         "events": float(engine.events),
         "simulate_s": simulated - began,
         "output_s": time.perf_counter() - simulated,
