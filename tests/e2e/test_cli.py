@@ -59,6 +59,7 @@ def _count(path: Path, table: str) -> int:
 def test_demo_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gpurel: Gpurel) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "demo").mkdir()
+    (tmp_path / "demo" / ".gpurel-demo").write_text("an earlier demo's")
     (tmp_path / "demo" / "stale.txt").write_text("from an earlier demo")  # the demo replaces it
     for _ in range(2):
         result = gpurel("demo", "--week")
@@ -69,6 +70,19 @@ def test_demo_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gpurel: G
         assert "4 failures in 203.1 node-days = 19.7 per 1000 node-days" in out
         assert _count(tmp_path / "demo" / "gpurel.duckdb", "jobs") == 71
         assert not (tmp_path / "demo" / "stale.txt").exists()
+
+
+@pytest.mark.parametrize("where", [".", "mine"])
+def test_demo_never_deletes_a_directory_it_did_not_make(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gpurel: Gpurel, where: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.tex").write_text("years of work")
+    result = gpurel("demo", "--week", "--dir", where)
+    assert result.exit_code == 2
+    assert "not empty and not an earlier demo's directory" in _flat(result.output)
+    assert (tmp_path / "mine" / "thesis.tex").read_text() == "years of work"
 
 
 def test_simulated_demo(tmp_path: Path, gpurel: Gpurel) -> None:

@@ -14,6 +14,7 @@ from typing import Annotated
 
 import ibis
 import typer
+from rich.markup import escape
 
 from gpurel import demo as example_week
 from gpurel.analysis.summary import analyze
@@ -28,13 +29,26 @@ from gpurel.sources.base import ReadOptions
 from gpurel.warehouse import Warehouse
 
 PRESET = "rsc1"
+MARKER = ".gpurel-demo"  # the file that says a directory is a demo's own
 
 
 def _fresh(directory: Path) -> Path:
-    """An empty demo directory (the old demo is replaced)."""
-    if directory.exists():
+    """An empty demo directory: a new one, an empty one, or an earlier demo's (replaced).
+
+    Any other directory is refused: the demo never deletes what it did not create.
+    """
+    if directory.is_symlink() or (directory.exists() and not directory.is_dir()):
+        raise fail(f"--dir {directory}: not a directory the demo made; choose another", code=2)
+    if directory.exists() and any(directory.iterdir()):
+        if not (directory / MARKER).is_file():
+            raise fail(
+                f"--dir {directory}: not empty and not an earlier demo's directory "
+                f"(no {MARKER} file); choose a new or empty directory",
+                code=2,
+            )
         shutil.rmtree(directory)
-    directory.mkdir(parents=True)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / MARKER).write_text("made by gpurel demo; the next demo here replaces it\n")
     return directory
 
 
@@ -64,12 +78,12 @@ def _simulated(directory: Path, days: float, seed: int) -> list[FileOutcome]:
 def _print(outcomes: list[FileOutcome]) -> None:
     for outcome in outcomes:
         if not outcome.ok:
-            err_console.print(f"[bold red]error:[/] {outcome.error}", highlight=False)
+            err_console.print("[bold red]error:[/]", escape(outcome.error or ""))
             continue
         tables = ", ".join(f"{name} {rows:,}" for name, rows in outcome.rows.items() if rows)
         console.print(
-            f"ingested {outcome.path.name} ({outcome.format}): {tables}; "
-            f"{outcome.rejected:,} rejected",
+            escape(f"ingested {outcome.path.name} ({outcome.format}): {tables}; ")
+            + f"{outcome.rejected:,} rejected",
             highlight=False,
         )
     if not all(outcome.ok for outcome in outcomes):
@@ -79,7 +93,10 @@ def _print(outcomes: list[FileOutcome]) -> None:
 def demo(
     directory: Annotated[
         Path,
-        typer.Option("--dir", help="Directory for the demo's files; replaced if it exists."),
+        typer.Option(
+            "--dir",
+            help="Directory for the demo's files: new, empty, or an earlier demo's (replaced).",
+        ),
     ] = Path("demo"),
     days: Annotated[float, typer.Option(help="Simulated days.")] = 30.0,
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same demo.")] = 0,
