@@ -485,6 +485,19 @@ def test_command_collects_and_resumes(fake: FakeSlurm, tmp_path: Path) -> None:
     assert fake.windows()[3] == "2024-05-01T12:00:00"
 
 
+def test_command_tells_which_windows_it_refilled(fake: FakeSlurm, tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    since = ("--since", "2024-05-01T10:00:00Z", "--until", "2024-05-01T13:00:00Z")
+    assert run(path, *since).exit_code == 0
+    warehouse = Warehouse.open(path)
+    warehouse.con.raw_sql("DELETE FROM jobs WHERE job_id = '1'")
+    warehouse.close()
+    again = run(path, "--until", "2024-05-01T13:00:00Z")
+    assert again.exit_code == 0, again.output
+    refilled = "refilled 2024-05-01T10:00:00Z/2024-05-01T11:00:00Z (it held jobs 1 of 2): jobs 2"
+    assert refilled in again.output
+
+
 def test_command_without_since_on_a_fresh_warehouse(fake: FakeSlurm, tmp_path: Path) -> None:
     result = run(tmp_path / "w.duckdb")
     assert result.exit_code == 1

@@ -68,10 +68,10 @@ def _moment(text: str, tz: str | None, option: str) -> datetime:
 
 def _print_chunk(done: ChunkDone) -> None:
     rows = ", ".join(f"{name} {count}" for name, count in done.rows.items() if count)
-    verb = "stored" if done.refill is None else f"refilled (it held {done.refill})"
-    err_console.print(
-        f"{verb} {done.chunk.label}: {rows or 'nothing'}", highlight=False, soft_wrap=True
-    )
+    what = f"stored {done.chunk.label}"
+    if done.refill is not None:
+        what = f"refilled {done.chunk.label} (it held {done.refill})"
+    err_console.print(f"{what}: {rows or 'nothing'}", highlight=False, soft_wrap=True)
 
 
 def _print_log(outcome: LogDone) -> None:
