@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from gpurel.absent import Absent
 from gpurel.analysis.summary import analyze
 from gpurel.cli.common import (
     EngineOption,
@@ -23,6 +24,7 @@ from gpurel.errors import GpurelError
 from gpurel.sim.calibration import PAPER, headline
 from gpurel.sim.config import SimConfig, parse_assignments, preset, with_overrides
 from gpurel.sim.run import SimResult, simulate
+from gpurel.sim.validation import Row, validate
 from gpurel.sim.whatif import Outcome, outcome
 
 
@@ -42,6 +44,37 @@ def _calibration(values: dict[str, float], cluster: str) -> Table:
     for key, target in PAPER.items():
         paper = getattr(target, cluster, None)
         table.add_row(target.label, _number(paper), _number(values[key]))
+    return table
+
+
+def _verdict(row: Row) -> str:
+    if row.passed is None:
+        return row.note
+    return "pass" if row.passed else "FAIL"
+
+
+def _validation(rows: list[Row], cluster: str) -> Table:
+    table = Table(
+        "table",
+        "figure",
+        "tuned to it",
+        "paper",
+        "simulated",
+        "tolerance",
+        "pass",
+        title=f"Paper figures ({cluster}): calibration (tuned) and validation (not tuned)",
+    )
+    for row in rows:
+        value = None if isinstance(row.simulated, Absent) else row.simulated
+        table.add_row(
+            row.table,
+            row.label,
+            row.tuned or "–",
+            _number(row.paper),
+            _number(value),
+            row.tolerance,
+            _verdict(row),
+        )
     return table
 
 
@@ -86,6 +119,14 @@ def simulate_command(
     ] = None,
     gcm: Annotated[Path | None, typer.Option(help="Also write GCM JSON lines here.")] = None,
     tz: Annotated[str, typer.Option(help="Time zone of the sacct text's local times.")] = "UTC",
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--validate",
+            help="Judge every paper figure (calibration and validation tables); also simulates "
+            "the lemon-free twin on the same seed.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
     warehouse: WarehouseOption = None,
     engine: EngineOption = None,
@@ -94,15 +135,26 @@ def simulate_command(
     try:
         config = _config(preset_name, days, scale, sets or [])
         variant = with_overrides(config, parse_assignments(compare)) if compare else None
-        result = simulate(config, seed)
+    except GpurelError as exc:
+        raise fail(str(exc)) from exc
+    rows: list[Row] = []
+    try:
+        with open_warehouse(warehouse, engine) as store:
+            if check:
+                checked = validate(config, seed, store)
+                result, rows = checked.result, checked.rows
+                figures = headline(checked.analysis, store)
+            else:
+                result = simulate(config, seed)
+                result.store(store)
+                figures = headline(analyze(store), store)
         _write_files(result, sacct, gcm, tz)
     except GpurelError as exc:
         raise fail(str(exc)) from exc
-    with open_warehouse(warehouse, engine) as store:
-        result.store(store)
-        figures = headline(analyze(store), store)
     doc: dict[str, object] = {"config": dataclasses.asdict(config), "seed": seed}
     doc |= {"stats": result.stats, "headline": figures}
+    if check:
+        doc["validation"] = [row.to_json() for row in rows]
     if variant is not None:
         base, changed = outcome(result), outcome(simulate(variant, seed))
         doc["compare"] = {"base": base.rows(), "variant": changed.rows(), "set": compare}
@@ -117,6 +169,14 @@ def simulate_command(
         f"stored: the {stats['attempts_stored']:,.0f} attempts of the {config.days:g} days "
         "after the warm-up, with truth_* tables"
     )
-    console.print(_calibration(figures, config.cluster))
+    if check:
+        console.print(_validation(rows, config.cluster))
+        judged = [r for r in rows if r.passed is not None]
+        console.print(
+            f"{sum(r.passed is True for r in judged)} of {len(judged)} judged figures pass; "
+            f"{len(rows) - len(judged)} not judged"
+        )
+    else:
+        console.print(_calibration(figures, config.cluster))
     if variant is not None:
         console.print(_comparison(base, changed, " ".join(compare or [])))

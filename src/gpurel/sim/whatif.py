@@ -35,7 +35,7 @@ class Outcome:
     rf: float  # per 1000 node-days
     rf_lo: float
     rf_hi: float
-    large_failure_share: float  # attempts of >= 512 GPUs ended by an infrastructure failure
+    large_failure_share: float | None  # 512+ GPU attempts ended by infrastructure failures
     lost_first_order: float  # GPU-hours: min(runtime, 30 min) x GPUs of infra failures
     lost_second_order: float  # GPU-hours of preemptions for jobs requeued after a fault (truth)
     ettr_measured: float | None  # GPU-weighted, runs >= 24 h, gpurel's runs analysis
@@ -61,11 +61,13 @@ def _scalar(expr: ir.Scalar) -> float:
     return float(value) if value is not None else 0.0
 
 
-def _large_failure_share(jobs: ir.Table, failures: ir.Table) -> float:
+def large_failure_share(jobs: ir.Table, failures: ir.Table) -> float | None:
+    """Share of the attempts of 512+ GPUs that ran and ended in an infrastructure failure
+    (None when no such attempt ran)."""
     big = jobs.filter(jobs.n_gpus >= LARGE_GPUS, metrics.ran(jobs))
     failed = failures.filter(failures.n_gpus >= LARGE_GPUS, metrics.is_infra_failure(failures))
     total = _scalar(big.count())
-    return _scalar(failed.count()) / total if total else 0.0
+    return _scalar(failed.count()) / total if total else None
 
 
 def _lost_first_order(failures: ir.Table) -> float:
@@ -83,8 +85,11 @@ def _lost_second_order(preemptions: pa.Table) -> float:
     return float(pc.sum(pc.multiply(capped, second["n_gpus"])).as_py() or 0) / 3600
 
 
-def _ettr_measured(warehouse: Warehouse, failures: ir.Table) -> float | None:
+def ettr_measured(warehouse: Warehouse, failures: ir.Table, min_gpus: int = 0) -> float | None:
+    """GPU-weighted measured ETTR of the runs of ``min_gpus`` or more that ran 24 h or more
+    (every interruption counted; None without such runs)."""
     r = selected(runs(warehouse.jobs(), failures), RunRules(min_hours=MIN_RUN_HOURS))
+    r = r.filter(r.n_gpus >= min_gpus)
     row = r.aggregate(
         p=(r.productive_s * r.n_gpus).sum(), w=(r.wallclock_s * r.n_gpus).sum()
     ).to_pyarrow()
@@ -116,10 +121,10 @@ def outcome(result: SimResult) -> Outcome:
             rf=rate.per_1000_node_days,
             rf_lo=rate.lo_per_1000_node_days,
             rf_hi=rate.hi_per_1000_node_days,
-            large_failure_share=_large_failure_share(warehouse.jobs(), failures),
+            large_failure_share=large_failure_share(warehouse.jobs(), failures),
             lost_first_order=_lost_first_order(failures),
             lost_second_order=_lost_second_order(result.truth["truth_preemptions"]),
-            ettr_measured=_ettr_measured(warehouse, failures),
+            ettr_measured=ettr_measured(warehouse, failures),
             ettr_true=_ettr_true(result.truth["truth_runs"]),
             headline=headline(analysis, warehouse),
         )
