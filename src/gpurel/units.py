@@ -19,6 +19,16 @@ def parse_duration(text: str, default_unit: str = "s") -> float:
     return float(value) * _UNITS[(unit or default_unit).lower()]
 
 
+def format_duration(seconds: float) -> str:
+    """Seconds as ``parse_duration`` reads them back, in the largest whole unit: ``28d``,
+    ``1h``, ``10m``, ``90s``, ``0.5s``."""
+    for unit in ("w", "d", "h", "m"):
+        size = _UNITS[unit]
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
+
+
 def format_hours(hours: float) -> str:
     """A duration in hours for people: ``0.23 h``, ``1.8 h``, ``47.7 d`` beyond two days."""
     if hours != hours or hours == float("inf"):

@@ -8,6 +8,7 @@ from gpurel.cli import (
     analyze_cmd,
     collect_cmd,
     common,
+    config_cmd,
     demo_cmd,
     ettr_cmd,
     goodput_cmd,
@@ -37,4 +38,5 @@ app.command()(runs_cmd.runs)
 app.command("lemons")(lemons_cmd.lemons_command)
 app.command()(goodput_cmd.goodput)
 app.command("simulate")(simulate_cmd.simulate_command)
+app.command()(config_cmd.config)
 app.add_typer(collect_cmd.app, name="collect")

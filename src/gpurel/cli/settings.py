@@ -29,7 +29,7 @@ from typing import Annotated, Any
 import typer
 
 from gpurel.errors import ConfigError, GpurelError
-from gpurel.units import parse_duration
+from gpurel.units import format_duration, parse_duration
 
 CONFIG_FILE = "gpurel.toml"
 ENV_PREFIX = "GPUREL_"
@@ -97,12 +97,8 @@ def _text(text: str) -> str:
     return text.strip()
 
 
-def _seconds_shown(value: float) -> str:
-    return f"{value:g} s"
-
-
 DURATION = Kind("duration", "a duration such as 90s, 10m, 1.5h, 28d (a bare number: seconds)",
-                _duration, _seconds_shown)  # fmt: skip
+                _duration, format_duration)  # fmt: skip
 COUNT = Kind("count", "a whole number >= 1", _count)
 COUNT0 = Kind("count", "a whole number >= 0", _count_from_zero)
 POSITIVE = Kind("number", "a number > 0", _positive)
@@ -289,8 +285,8 @@ def _toml_text(value: Any) -> str:
 
 
 def shown(key: str, value: Any) -> str:
-    """A value as people read it (``absent`` for no value)."""
-    return "absent" if value is None else BY_KEY[key].kind.show(value)
+    """A value as people read it (``not set`` for none)."""
+    return "not set" if value is None else BY_KEY[key].kind.show(value)
 
 
 ConfigOption = Annotated[
@@ -328,16 +324,18 @@ def uses(*keys: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
                 raise fail(str(exc), code=2) from exc
             return command(**kwargs, settings=values)
 
-        params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]
-        run.__signature__ = signature.replace(parameters=[*params, *added, config])  # type: ignore[attr-defined]
-        del run.__wrapped__  # typer must read the new signature, not the command's
+        params = [*(p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own), *added, config]
+        # typer reads the new signature, its annotations already evaluated, not the command's
+        run.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+        run.__annotations__ = {p.name: p.annotation for p in params}
+        del run.__wrapped__
         return run
 
     return wrap
 
 
 def _parameter(setting: Setting) -> inspect.Parameter:
-    default = "absent" if setting.default is None else setting.kind.show(setting.default)
+    default = shown(setting.key, setting.default)
     about = f"default {default}; env {setting.env}; source: {setting.source}"
     option = typer.Option(setting.flag, help=f"{setting.help} ({about})", show_default=False)
     return inspect.Parameter(

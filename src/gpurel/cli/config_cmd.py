@@ -1,0 +1,37 @@
+"""``gpurel config``: the effective settings and where each came from."""
+
+from __future__ import annotations
+
+import json
+
+from rich.markup import escape
+from rich.table import Table
+
+from gpurel.cli.common import JsonOption, console
+from gpurel.cli.settings import BY_KEY, SETTINGS, Values, shown, uses
+
+
+@uses(*BY_KEY)
+def config(as_json: JsonOption = False, *, settings: Values) -> None:
+    """Print every analysis setting: its value, where it came from (flag, GPUREL_* variable,
+    gpurel.toml or default), its flag and its source."""
+    rows = [
+        {
+            "key": s.key,
+            "value": shown(s.key, settings[s.key]),
+            "origin": settings.origins[s.key],
+            "flag": s.flag,
+            "env": s.env,
+            "source": s.source,
+            "help": s.help,
+        }
+        for s in SETTINGS
+    ]
+    if as_json:
+        print(json.dumps({"settings": rows}, indent=2))
+        return
+    table = Table("setting", "value", "from", "flag", "source", title="Effective settings")
+    for row in rows:
+        cells = (row["key"], row["value"], row["origin"], row["flag"], row["source"])
+        table.add_row(*(escape(cell) for cell in cells))
+    console.print(table)
