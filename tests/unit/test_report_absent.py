@@ -234,6 +234,17 @@ def test_goodput_without_jobs_is_absent(tmp_path: Path) -> None:
     assert "0 GPU-hours" not in text.stdout
 
 
+def test_mttf_refuses_an_unmeasured_r_f(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    w = Warehouse.open(path)
+    w.write("jobs", canonical_table("jobs", ACCOUNTING))
+    w.close()
+    result = CliRunner().invoke(app, ["mttf", "--gpus", "1024", "-w", str(path)])
+    assert result.exit_code != 0
+    assert "r_f is not measured: no node events ingested and no attempt" in result.output
+    assert "∞" not in result.output
+
+
 # --- the period shown and Fig. 5's markers ------------------------------------------------------
 
 

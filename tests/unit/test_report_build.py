@@ -122,7 +122,7 @@ def test_events_only_leaves_out_the_job_sections(events_only: Analysis) -> None:
         assert name not in page
     assert "No job accounting was ingested" in page
     assert "400 (inventory)" in page  # nodes
-    assert "3,200 (8 per node" in page  # GPUs
+    assert "3,200 (from the inventory)" in page  # GPUs
 
 
 def test_jobs_and_events_show_every_section(demo_analysis: Analysis) -> None:

@@ -139,6 +139,13 @@ def _overview(jobs: ir.Table, events: ir.Table, rejects: ir.Table) -> dict[str, 
     return row
 
 
+def _inventory_gpus(nodes: ir.Table) -> dict[str, int]:
+    """GPUs the inventory lists (``inventory_gpus``) and the nodes it lists them for."""
+    listed = nodes.filter(nodes.gpus.notnull())
+    row = listed.aggregate(gpus=listed.gpus.sum(), n=listed.count()).to_pyarrow().to_pylist()[0]
+    return {"inventory_gpus": int(row["gpus"] or 0), "inventory_gpu_nodes": int(row["n"])}
+
+
 def cause_gap(overview: dict[str, Any]) -> Absent | None:
     """Why job failures cannot be split into infrastructure and user failures, if they cannot:
     no job accounting, or neither node events to attribute them nor a NODE_FAIL."""
@@ -352,11 +359,15 @@ def goodput_json(lost: goodput.LostGoodput | Absent) -> dict[str, Any]:
     return _plain(lost if isinstance(lost, Absent) else goodput.to_doc(lost))
 
 
-def measured_rf(warehouse: Warehouse, settings: Settings | None = None) -> metrics.NodeFailureRate:
-    """r_f of the warehouse by the paper's procedure."""
+def measured_rf(
+    warehouse: Warehouse, settings: Settings | None = None
+) -> metrics.NodeFailureRate | Absent:
+    """r_f of the warehouse by the paper's procedure, to project at (absent with the reason
+    when the data cannot measure it or it has no failure)."""
     s = settings or Settings()
     failures = attributed_failures(warehouse, s)
-    return metrics.node_failure_rate(_scoped(warehouse.jobs(), s.cluster), failures, s.rf_min_gpus)
+    rate = metrics.node_failure_rate(_scoped(warehouse.jobs(), s.cluster), failures, s.rf_min_gpus)
+    return projectable(measurable_rf(rate, _counts(warehouse, s)))
 
 
 def _node_dispersion(
@@ -409,7 +420,7 @@ def analyze(warehouse: Warehouse, settings: Settings | None = None) -> Analysis:
     rejects = warehouse.table("rejects")
     priorities = s.taxonomy().priorities()
     failures = attributed_failures(warehouse, s)
-    overview = _overview(jobs, events, rejects)
+    overview = _overview(jobs, events, rejects) | _inventory_gpus(nodes)
     has_events = bool(overview["node_events"])
     has_data = overview["job_attempts"] or has_events
     exposure = metrics.node_days(jobs, events, nodes) if has_data else None

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from gpurel.absent import Absent
 from gpurel.analysis.summary import Settings, measured_rf
 from gpurel.cli.common import (
     EngineOption,
@@ -26,10 +27,8 @@ def _warehouse_rf(
 ) -> float:
     with open_warehouse(warehouse, engine) as store:
         rate = measured_rf(store, Settings(cluster=cluster, rf_min_gpus=min_gpus))
-    if not rate.failures:
-        raise fail(
-            f"no failures of jobs > {min_gpus} GPUs in the warehouse to measure r_f; pass --rf"
-        )
+    if isinstance(rate, Absent):
+        raise fail(f"r_f is not measured: {rate.reason}; pass --rf")
     console.print(
         f"measured r_f: {rate.failures} failures in {rate.node_days:,.1f} node-days "
         f"(95%: {rate.lo_per_1000_node_days:.3g} – {rate.hi_per_1000_node_days:.3g})"

@@ -225,11 +225,18 @@ def _print(sections: Sequence[Section], result: Analysis) -> None:
 
 def _headline(result: Analysis) -> None:
     o = result.overview
-    console.print(
+    jobs = (
         f"[bold]{o['job_attempts']:,}[/] job attempts ({o['job_ids']:,} job ids), "
-        f"[bold]{o['gpu_hours']:,.0f}[/] GPU-hours, [bold]{o['node_events']:,}[/] node events "
-        f"({o['failing_node_events']:,} failing), [bold]{o['rejected_rows']:,}[/] rejected rows"
+        f"[bold]{o['gpu_hours']:,.0f}[/] GPU-hours"
+        if o["job_attempts"]
+        else "no job accounting ingested"
     )
+    events = (
+        f"[bold]{o['node_events']:,}[/] node events ({o['failing_node_events']:,} failing)"
+        if o["node_events"]
+        else "no node events ingested"
+    )
+    console.print(f"{jobs}, {events}, [bold]{o['rejected_rows']:,}[/] rejected rows")
     nd = result.node_days
     if nd is not None:
         days = node_days_figure(nd)
@@ -281,7 +288,7 @@ def render(result: Analysis) -> None:
         _print(JOB_SECTIONS, result)
         _node_failure_rate(result)
     else:
-        console.print("no job accounting ingested: job metrics skipped")
+        console.print("job metrics skipped: no job accounting ingested")
     if result.overview["job_attempts"] or result.overview["node_events"]:
         _node_dispersion(result)
     _print([*EVENT_SECTIONS, LEMONS], result)

@@ -115,11 +115,26 @@ def _nodes_facts(a: Analysis, inv: dict[str, Any]) -> list[tuple[str, str]]:
     days = inv["node_days"]
     if isinstance(days, Absent):
         return [("Nodes, GPUs, node-days", str(days))]
-    gpn = a.settings.gpus_per_node
+    gpn, o = a.settings.gpus_per_node, a.overview
+    gpus = (
+        f"{o['inventory_gpus']:,} (from the inventory)"
+        if inv["method"] == "inventory" and o["inventory_gpu_nodes"] == inv["nodes"]
+        else f"{inv['nodes'] * gpn:,} ({gpn} per node, a setting)"
+    )
     return [
         ("Nodes", f"{inv['nodes']:,} ({inv['method']})"),
-        ("GPUs", f"{inv['nodes'] * gpn:,} ({gpn} per node, a setting)"),
+        ("GPUs", gpus),
         ("Node-days", number(days)),
+    ]
+
+
+def _job_facts(o: dict[str, Any]) -> list[tuple[str, str]]:
+    """Job attempts and GPU-hours, or that there is no accounting."""
+    if not o["job_attempts"]:
+        return [("Job attempts, GPU-hours", "not measured: no job accounting ingested")]
+    return [
+        ("Job attempts", f"{o['job_attempts']:,} ({o['job_ids']:,} job ids)"),
+        ("GPU-hours", number(o["gpu_hours"])),
     ]
 
 
@@ -143,9 +158,13 @@ def overview(a: Analysis) -> Block:
         *_period_facts(a),
         ("Clusters", ", ".join(inv["clusters"]) or cell(None)),
         *_nodes_facts(a, inv),
-        ("Job attempts", f"{o['job_attempts']:,} ({o['job_ids']:,} job ids)"),
-        ("GPU-hours", number(o["gpu_hours"])),
-        ("Node events", f"{o['node_events']:,} ({o['failing_node_events']:,} failing)"),
+        *_job_facts(o),
+        (
+            "Node events",
+            f"{o['node_events']:,} ({o['failing_node_events']:,} failing)"
+            if o["node_events"]
+            else "none ingested",
+        ),
         ("Rejected input rows", f"{o['rejected_rows']:,}"),
     ]
     paragraphs = [
