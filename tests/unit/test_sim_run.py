@@ -12,18 +12,19 @@ from gpurel.sim.config import preset
 from gpurel.sim.run import SimResult, simulate
 from gpurel.sim.truth import TRUTH
 
+SEED = 11
 CONFIG = dataclasses.replace(
-    preset("rsc1"), scale=0.05, days=10.0, warmup_days=3.0, fault_scale=5.0
+    preset("rsc1"), scale=0.05, days=20.0, warmup_days=3.0, fault_scale=5.0
 )
 
 
 @pytest.fixture(scope="module")
 def result() -> SimResult:
-    return simulate(CONFIG, seed=11)
+    return simulate(CONFIG, seed=SEED)
 
 
 def test_same_seed_same_tables(result: SimResult) -> None:
-    again = simulate(CONFIG, seed=11)
+    again = simulate(CONFIG, seed=SEED)
     for name, table in result.tables.items():
         assert table.equals(again.tables[name]), name
     for name, table in result.truth.items():
@@ -31,7 +32,7 @@ def test_same_seed_same_tables(result: SimResult) -> None:
 
 
 def test_other_seed_other_tables(result: SimResult) -> None:
-    assert not simulate(CONFIG, seed=12).tables["jobs"].equals(result.tables["jobs"])
+    assert not simulate(CONFIG, seed=SEED + 1).tables["jobs"].equals(result.tables["jobs"])
 
 
 def test_schemas(result: SimResult) -> None:

@@ -25,7 +25,7 @@ from gpurel.sim.calibration import PAPER, headline
 from gpurel.sim.config import SimConfig, parse_assignments, preset, with_overrides
 from gpurel.sim.run import SimResult, simulate
 from gpurel.sim.validation import Row, validate
-from gpurel.sim.whatif import Outcome, outcome
+from gpurel.sim.whatif import Outcome, outcome, twin
 
 
 def _config(name: str, days: float, scale: float, sets: list[str]) -> SimConfig:
@@ -45,6 +45,13 @@ def _calibration(values: dict[str, float], cluster: str) -> Table:
         paper = getattr(target, cluster, None)
         table.add_row(target.label, _number(paper), _number(values[key]))
     return table
+
+
+def _warmup(stats: dict[str, float]) -> str:
+    days = stats["warmup_s"] / 86_400
+    if stats["warmup_stationary"]:
+        return f"{days:g} days of warm-up, until utilization and queues were stationary,"
+    return f"{days:g} days of warm-up, stopped at warmup_max_days before they were stationary,"
 
 
 def _verdict(row: Row) -> str:
@@ -156,7 +163,7 @@ def simulate_command(
     if check:
         doc["validation"] = [row.to_json() for row in rows]
     if variant is not None:
-        base, changed = outcome(result), outcome(simulate(variant, seed))
+        base, changed = outcome(result), outcome(twin(result, variant))
         doc["compare"] = {"base": base.rows(), "variant": changed.rows(), "set": compare}
     if as_json:
         print(json.dumps(doc, indent=2, default=str))
@@ -164,8 +171,8 @@ def simulate_command(
     stats = result.stats
     console.print(
         f"simulated {config.days:g} days of {config.cluster} ({config.effective_nodes:,} nodes): "
-        f"{stats['attempts']:,.0f} job attempts simulated ({config.warmup_days:g} days of "
-        f"warm-up included), {stats['events']:,.0f} events in {stats['simulate_s']:.1f} s; "
+        f"{stats['attempts']:,.0f} job attempts simulated ({_warmup(stats)} "
+        f"included), {stats['events']:,.0f} events in {stats['simulate_s']:.1f} s; "
         f"stored: the {stats['attempts_stored']:,.0f} attempts of the {config.days:g} days "
         "after the warm-up, with truth_* tables"
     )

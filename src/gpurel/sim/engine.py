@@ -15,29 +15,52 @@ import random
 from gpurel.sim import codes
 from gpurel.sim.cluster import Cluster
 from gpurel.sim.codes import DOWN, DRAIN, HELD, SPARE, UP
-from gpurel.sim.config import QOS, SimConfig
+from gpurel.sim.config import DAY, HOUR, QOS, SimConfig
 from gpurel.sim.faults import HIGH, LOW, FaultPlan
 from gpurel.sim.health import HealthLog
 from gpurel.sim.journal import DONE, FAULT_CAUSES, PENDING, RUNNING, WAITING, Journal
 from gpurel.sim.scheduler import Scheduler
+from gpurel.sim.steady import Stationarity
 from gpurel.sim.workload import Workload
 
 # event kinds
-END, SCHED, ELIGIBLE, CANCEL, RESUBMIT, DETECT, SILENT_DEATH, DRAINED_CHECK, REPAIR = range(9)
+END, SCHED, ELIGIBLE, CANCEL, RESUBMIT, DETECT, SILENT_DEATH, DRAINED_CHECK, REPAIR, SAMPLE = range(
+    10
+)
+SAMPLE_EVERY = HOUR  # utilization and queue samples during the warm-up
 
 NEVER = 1 << 62
 
 
 class Engine:
-    """One simulation run; ``run()`` fills and returns the journal."""
+    """One simulation run; ``run()`` fills and returns the journal.
+
+    The output window begins after the warm-up: at ``warmup`` seconds when given, else at
+    the first midnight after ``config.warmup_days`` by which utilization, queued demand and
+    the GPUs of runs in progress are stationary (``steady``), at the latest at
+    ``config.warmup_max_days``. It lasts
+    ``config.days``; ``horizon`` bounds the drawn workload and faults.
+    """
 
     def __init__(
-        self, config: SimConfig, work: Workload, plan: FaultPlan, seed: int, horizon: int
+        self,
+        config: SimConfig,
+        work: Workload,
+        plan: FaultPlan,
+        seed: int,
+        horizon: int,
+        warmup: int | None = None,
     ) -> None:
         self.config = config
         self.work = work
         self.plan = plan
         self.horizon = horizon
+        self.window_begin = -1
+        self.stationary = warmup is not None  # the warm-up ended in a steady state
+        self.steady = Stationarity(DAY // SAMPLE_EVERY)
+        self.busy_gpus = 0
+        self.queued_gpus = 0
+        self.run_gpus = 0  # GPUs of the training runs in progress (running or waiting)
         self.rng = random.Random(seed)
         self.now = 0
         self.heap: list[tuple[int, int, int, int, int]] = []
@@ -81,6 +104,11 @@ class Engine:
             for name in ("node", "category", "false_positive", "repair", "cooccur", "app_crash")
         }
         self.user_fail_rate = config.run_user_fail_per_day / 86_400
+        self.capacity = self.cluster.gpn * (config.effective_nodes - len(self.cluster.spares))
+        if warmup is not None:
+            self.begin_window(warmup)
+        else:
+            self.push(SAMPLE_EVERY, SAMPLE)
 
     # --- the loop ----------------------------------------------------------------------------
 
@@ -91,7 +119,7 @@ class Engine:
 
     def run(self) -> Journal:
         """Simulate until the horizon; the journal holds everything that happened."""
-        heap, horizon = self.heap, self.horizon
+        heap = self.heap
         arrivals = [*self.work.arrival_time.tolist(), NEVER]
         is_run = self.work.arrival_is_run.tolist()
         index = self.work.arrival_index.tolist()
@@ -101,7 +129,7 @@ class Engine:
         while True:
             t_event = heap[0][0] if heap else NEVER
             t = min(t_event, arrivals[a], faults[f])
-            if t >= horizon:
+            if t >= self.horizon:
                 break
             self.now = t
             events += 1
@@ -144,6 +172,31 @@ class Engine:
             self.detect_low(x)
         elif kind == REPAIR:
             self.repaired(x, y)
+        elif kind == SAMPLE:
+            self.sample()
+
+    # --- warm-up -----------------------------------------------------------------------------
+
+    def sample(self) -> None:
+        """Sample utilization and queued demand; begin the window once they are stationary."""
+        config, now = self.config, self.now
+        self.steady.add(
+            utilization=self.busy_gpus / self.capacity,
+            queue=self.queued_gpus / self.capacity,
+            runs=self.run_gpus / self.capacity,
+        )
+        at_day = now % DAY == 0
+        steady = at_day and self.steady.check() and now >= config.warmup_days * DAY
+        if steady or now >= config.warmup_max_days * DAY:
+            self.stationary = steady
+            self.begin_window(now if at_day else (now // DAY + 1) * DAY)
+        else:
+            self.push(now + SAMPLE_EVERY, SAMPLE)
+
+    def begin_window(self, begin: int) -> None:
+        """The output window begins at ``begin`` and lasts ``config.days``."""
+        self.window_begin = begin
+        self.horizon = begin + round(self.config.days * DAY)
 
     # --- jobs --------------------------------------------------------------------------------
 
@@ -161,6 +214,7 @@ class Engine:
     def submit_run(self, r: int) -> None:
         """A training run starts: its first job is submitted."""
         self.journal.run_begins(r, self.now, self._run_work[r])
+        self.run_gpus += self._run["gpus"][r]
         self.submit_job_of_run(r)
 
     def submit_job_of_run(self, r: int) -> None:
@@ -175,6 +229,7 @@ class Engine:
     def enqueue(self, j: int) -> None:
         """Job ``j`` becomes eligible and pending."""
         self.journal.status[j] = PENDING
+        self.queued_gpus += self.journal.gpus[j]
         self.journal.eligible[j] = self.now
         self.scheduler.enqueue(j, self.journal.first_submit[j])
         self.want_schedule()
@@ -202,6 +257,8 @@ class Engine:
     def start(self, j: int, nodes: list[int]) -> None:
         """Start an attempt of job ``j`` on ``nodes`` and plan its end."""
         journal, now = self.journal, self.now
+        self.queued_gpus -= journal.gpus[j]
+        self.busy_gpus += journal.gpus[j]
         journal.begin(j, now, nodes, self.config.u0)
         self.cluster.occupy(j, nodes, now)
         run = journal.run[j]
@@ -249,6 +306,7 @@ class Engine:
         journal, cluster, now = self.journal, self.cluster, self.now
         nodes = journal.nodes[j]
         gpus = journal.gpus[j]
+        self.busy_gpus -= gpus
         cluster.release(j, nodes, min(gpus, cluster.gpn))
         journal.end_attempt(j, now, state, cause, fault, by, self.config)
         for node in nodes:
@@ -262,6 +320,8 @@ class Engine:
             run = journal.run[j]
             if run >= 0 and cause == codes.C_USER:
                 self.maybe_resubmit(run)
+            elif run >= 0:
+                self.run_gpus -= gpus  # the run is over
         self.want_schedule()
 
     def maybe_resubmit(self, r: int) -> None:
@@ -272,6 +332,7 @@ class Engine:
             self.push(self.now + delay, RESUBMIT, r)
         else:
             self.journal.run_abandoned(r, self.now)
+            self.run_gpus -= self._run["gpus"][r]
 
     def evict(self, victim: int, by: int) -> None:
         """Preempt ``victim`` for job ``by``."""
@@ -280,6 +341,8 @@ class Engine:
     def cancel_pending(self, j: int) -> None:
         """The user cancels job ``j``; if it is waiting, it ends without running."""
         if self.journal.status[j] in (PENDING, WAITING):
+            if self.journal.status[j] == PENDING:
+                self.queued_gpus -= self.journal.gpus[j]
             self.journal.cancel_waiting(j, self.now)
             self.journal.status[j] = DONE
 

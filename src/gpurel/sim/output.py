@@ -59,9 +59,8 @@ class Window:
     epoch: int  # wallclock seconds since 1970 at ``begin``
 
     @classmethod
-    def of(cls, config: SimConfig, horizon: int) -> Window:
-        """The window after the warm-up."""
-        begin = round(config.warmup_days * 86_400)
+    def of(cls, config: SimConfig, begin: int, horizon: int) -> Window:
+        """The window from the end of the warm-up to the horizon."""
         epoch = int(datetime.fromisoformat(config.start).timestamp())
         return cls(begin, horizon, epoch)
 

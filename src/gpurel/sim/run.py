@@ -44,29 +44,38 @@ class SimResult:
         writers.write_gcm(self.tables["node_events"], path)
 
 
-def simulate(config: SimConfig, seed: int = 0) -> SimResult:
-    """Simulate ``config`` with ``seed``: same inputs, same tables."""
+def simulate(config: SimConfig, seed: int = 0, warmup_s: int | None = None) -> SimResult:
+    """Simulate ``config`` with ``seed``: same inputs, same tables. The warm-up lasts until
+    the cluster is stationary, or ``warmup_s`` seconds when given (to compare two
+    configurations over the same window)."""
     config.validate()
     began = time.perf_counter()
     work_seed, fault_seed, loop_seed = np.random.SeedSequence(seed).spawn(3)
-    horizon = round((config.warmup_days + config.days) * DAY)
+    longest = config.warmup_max_days * DAY if warmup_s is None else warmup_s
+    horizon = round(longest + config.days * DAY)
     work = workload.draw(work_seed, config, horizon)
     plan = faults.draw(fault_seed, config, horizon)
-    engine = Engine(config, work, plan, int(loop_seed.generate_state(1)[0]), horizon)
+    seed_loop = int(loop_seed.generate_state(1)[0])
+    engine = Engine(config, work, plan, seed_loop, horizon, warmup_s)
     gc.disable()  # millions of small containers and no cycles: the collector only costs time
     try:
         journal = engine.run()
     finally:
         gc.enable()
     simulated = time.perf_counter()
-    window = Window.of(config, horizon)
+    window = Window.of(config, engine.window_begin, engine.horizon)
     tables, truth = Builder(config, journal, work, plan, engine.health, window).build()
     stats = {
         "job_ids": float(len(journal.gpus)),
         "attempts": float(len(journal.a_job)),  # warm-up included
         "attempts_stored": float(tables["jobs"].num_rows),  # those of the window after it
         "events": float(engine.events),
+        "warmup_s": float(engine.window_begin),
+        "warmup_stationary": float(engine.stationary),
         "simulate_s": simulated - began,
         "output_s": time.perf_counter() - simulated,
     }
+    transient = engine.steady.truncation()
+    if transient is not None:
+        stats["transient_days"] = float(transient)  # MSER: where the start-up transient ended
     return SimResult(config, seed, tables, truth, stats)

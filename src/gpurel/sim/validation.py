@@ -22,7 +22,7 @@ from gpurel.analysis.summary import Analysis, Settings, analyze, attributed_fail
 from gpurel.sim.calibration import PAPER, Target, headline
 from gpurel.sim.config import SimConfig, with_overrides
 from gpurel.sim.run import SimResult, simulate
-from gpurel.sim.whatif import LARGE_GPUS, ettr_measured, large_failure_share
+from gpurel.sim.whatif import LARGE_GPUS, ettr_measured, large_failure_share, twin
 from gpurel.warehouse import Warehouse
 
 LARGEST_CAUSES = ("ib_link", "filesystem_mount", "gpu_memory", "pcie")  # paper §2
@@ -224,19 +224,19 @@ class Validation:
 
 
 def validate(config: SimConfig, seed: int, warehouse: Warehouse) -> Validation:
-    """Simulate ``config`` into ``warehouse`` and its lemon-free twin (same seed) in memory,
-    and judge every figure."""
+    """Simulate ``config`` into ``warehouse`` and its lemon-free twin (same seed and window)
+    in memory, and judge every figure."""
     result = simulate(config, seed)
     result.store(warehouse)
     analysis = analyze(warehouse)
-    twin = Warehouse.in_memory()
+    lemon_free = Warehouse.in_memory()
     try:
-        simulate(with_overrides(config, NO_LEMONS), seed).store(twin)
+        twin(result, with_overrides(config, NO_LEMONS)).store(lemon_free)
         no_lemons = _ran_or_absent(
-            large_failure_share(twin.jobs(), attributed_failures(twin, Settings())),
+            large_failure_share(lemon_free.jobs(), attributed_failures(lemon_free, Settings())),
             f"no job of {LARGE_GPUS}+ GPUs ran",
         )
     finally:
-        twin.close()
+        lemon_free.close()
     rows = table(config.cluster, measure(result, analysis, warehouse, no_lemons))
     return Validation(result, analysis, rows)

@@ -132,6 +132,12 @@ def outcome(result: SimResult) -> Outcome:
         warehouse.close()
 
 
+def twin(result: SimResult, variant: SimConfig) -> SimResult:
+    """``variant`` simulated on ``result``'s seed over the same window (the same warm-up)."""
+    return simulate(variant, result.seed, warmup_s=round(result.stats["warmup_s"]))
+
+
 def compare(base: SimConfig, variant: SimConfig, seed: int) -> tuple[Outcome, Outcome]:
-    """Outcomes of two configurations simulated on the same seed."""
-    return outcome(simulate(base, seed)), outcome(simulate(variant, seed))
+    """Outcomes of two configurations simulated on the same seed and window."""
+    first = simulate(base, seed)
+    return outcome(first), outcome(twin(first, variant))
