@@ -40,8 +40,8 @@ DEFAULT_PROJECTION_GPUS = (8, 64, 512, 1024, 4096, 16384, 131072)
 NO_EVENTS = "no node events ingested"
 NO_JOBS = "no job accounting ingested"
 NO_CAUSES = (
-    "no node events ingested and no attempt ended NODE_FAIL: job failures have no known cause, "
-    "so infrastructure failures cannot be told from user failures"
+    "no node events ingested and no attempt ended NODE_FAIL, so no job failure has a known "
+    "cause (infrastructure failures cannot be told from user failures)"
 )
 
 

@@ -375,7 +375,7 @@ def rf_sentence(a: Analysis) -> str:
     """r_f with its interval and how it was measured, in one sentence."""
     rf = a.rf
     if isinstance(rf, Absent):
-        return f"r_f is not measured: {rf.reason}; so there is no projection."
+        return f"r_f is not measured, and nothing is projected from it: {rf.reason}."
     value = interval(rf.per_1000_node_days, rf.lo_per_1000_node_days, rf.hi_per_1000_node_days)
     return (
         f"r_f = {value} failures per 1000 node-days: {rf.failures:,} failures in "
