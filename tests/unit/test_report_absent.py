@@ -348,3 +348,19 @@ def test_rich_markup_in_job_names_is_printed_as_text(
     text = _terminal(hostile, monkeypatch)
     assert "[/x]" in text
     assert "[bold red]styled[/bold red]" in text
+
+
+def test_paths_and_options_with_markup_print_as_text(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    w = Warehouse.open(path)
+    w.write("jobs", canonical_table("jobs", ACCOUNTING))
+    w.close()
+    runner = CliRunner()
+    out = tmp_path / "[bold]" / "[/x].md"
+    report = runner.invoke(app, ["report", "-w", str(path), "-f", "md", "--out", str(out)])
+    assert report.exit_code == 0, report.output
+    assert str(out) in "".join(report.stdout.splitlines())  # long paths fold
+    assert out.read_text(encoding="utf-8").startswith("# Reliability report: c1\n")
+    runs = runner.invoke(app, ["runs", "-w", str(path), "--qos", "[/x]", "--min-hours", "1"])
+    assert runs.exit_code == 0, runs.output
+    assert "QoS [/x]" in runs.stdout

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from gpurel.analysis import lemons
 from gpurel.analysis.attribution import AttributionWindow
@@ -27,6 +28,7 @@ from gpurel.cli.common import (
     utc_time,
 )
 from gpurel.errors import GpurelError
+from gpurel.formatting import neutral
 from gpurel.report import build_report, render_markdown
 from gpurel.report.build import FORMATS
 from gpurel.units import parse_duration
@@ -85,11 +87,11 @@ def report(
             print(render_markdown(result, figures, tested), end="")
         else:
             path = build_report(result, out or Path("report.html"), figures, fmt, tested)
-            console.print(f"report: {path}", highlight=False)
+            console.print(Text(f"report: {neutral(str(path))}"))
     except OSError as exc:
         raise fail(f"cannot write the report: {exc}") from exc
     if figures is not None:
-        console.print(f"figures: {figures}", highlight=False)
+        console.print(Text(f"figures: {neutral(str(figures))}"))
 
 
 def _backtest(store: Warehouse, settings: Settings, as_of: datetime) -> lemons.Backtest:

@@ -6,6 +6,7 @@ import json
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -22,6 +23,7 @@ from gpurel.cli.common import (
     seconds,
 )
 from gpurel.cli.render import cell
+from gpurel.formatting import neutral
 
 COLUMNS = (
     "GPUs ≤",
@@ -54,7 +56,7 @@ def _row(r: dict[str, Any]) -> list[str]:
 
 def _render(measured: RunEttr, s: Settings) -> None:
     rules, c, rf = s.run_rules, s.checkpointing, projectable(measured.rate)
-    qos = f", QoS {rules.qos}" if rules.qos else ""
+    qos = f", QoS {escape(neutral(rules.qos))}" if rules.qos else ""
     out = Table(
         title=f"Measured ETTR of job runs ≥ {rules.min_hours:g} h{qos}, by run",
         title_justify="left",
@@ -64,7 +66,7 @@ def _render(measured: RunEttr, s: Settings) -> None:
         out.add_column(header, justify="right")
     rows = measured.by_bucket.to_pylist()
     if not rows:
-        console.print(f"{out.title}: none")
+        console.print(f"{out.title}: none")  # the title's markup is escaped
         return
     for row in rows:
         out.add_row(*_row(row))
