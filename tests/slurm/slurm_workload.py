@@ -87,6 +87,7 @@ def run(lab: SlurmLab) -> Workload:
         lab.wait_job(j[role], ENDED, timeout=limit)
     for job_id in j.values():
         lab.wait_job(job_id, ENDED, timeout=60)
+    lab.wait_accounted(list(j.values()), ENDED)  # what the collector will read
     w.finished = datetime.now(UTC)
     return w
 

@@ -427,6 +427,21 @@ class SlurmLab:
             timeout,
         )
 
+    def wait_accounted(self, job_ids: list[str], states: set[str], timeout: float = 120) -> None:
+        """Wait until accounting (sacct, through slurmdbd, which may lag the controller on a
+        busy machine) shows the last run of every job in one of ``states``."""
+
+        def settled() -> bool:
+            listed = ",".join(job_ids)
+            answer = self.run(["sacct", "-n", "-X", "-P", "-j", listed, "-o", "JobID,State"])
+            last: dict[str, str] = {}
+            for line in answer.stdout.splitlines():
+                job_id, _, state = line.partition("|")
+                last[job_id] = state.split()[0] if state else ""
+            return all(last.get(job_id) in states for job_id in job_ids)
+
+        wait_until(settled, f"accounting of jobs {', '.join(job_ids)} in {sorted(states)}", timeout)
+
     def wait_node(self, node: str, states: set[str], timeout: float = 60) -> str:
         """Wait until sinfo shows the node in one of ``states``; the state."""
         return wait_until(

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Ran, collect, contents, window_args
 from slurmlab import SlurmLab
 from slurmlab_files import PREEMPT_EXEMPT_S
 
+from conftest import Ran, collect, contents, window_args
 from gpurel.analysis.summary import Analysis, analyze
 from gpurel.warehouse import Warehouse
 

@@ -9,10 +9,10 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import CHUNK, Ran, collect, collector, contents, window_args
 from slurmlab import SlurmLab, wait_until
 from slurmlab_files import CLUSTER
 
+from conftest import CHUNK, Ran, collect, collector, contents, window_args
 from gpurel.cli.collect_cmd import UNREACHABLE_EXIT
 from gpurel.collect import state
 from gpurel.warehouse import Warehouse

@@ -34,4 +34,5 @@ def test_a_duplicate_in_one_batch_loses_no_other_row(tmp_path: Path, kind: str) 
         stored = warehouse.table("node_events").select("node", "message").to_pyarrow()
     finally:
         warehouse.close()
-    assert sorted(zip(stored["node"].to_pylist(), stored["message"].to_pylist())) == expected
+    pairs = zip(stored["node"].to_pylist(), stored["message"].to_pylist(), strict=True)
+    assert sorted(pairs) == expected
