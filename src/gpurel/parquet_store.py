@@ -51,7 +51,7 @@ from gpurel.errors import GpurelError
 PART_FILE = "part-0.parquet"
 LOCK_FILE = ".gpurel.lock"
 SPILL_DIR = ".gpurel-spill"  # DuckDB's temporary files while it sorts a large partition
-SORT_MEMORY = "512MB"  # DuckDB's memory for merging one partition; beyond it, it spills
+SORT_MEMORY = "384MB"  # DuckDB's memory for merging one partition; beyond it, it spills
 BATCH_ROWS = 131_072  # rows per streamed batch, and per row group of a rewritten partition
 _TEMPORARY = re.compile(rf"\.{re.escape(PART_FILE)}\.\d+\.tmp")
 NO_MONTH = "none"
@@ -177,7 +177,11 @@ def upsert(root: Path, name: str, rows: pa.Table, key: str) -> None:
         con.execute(f"SET temp_directory = '{spill}'")
         for partition, part_rows in _split(rows, partitions(name, rows)):
             path = table_dir(root, name) / partition / PART_FILE
-            _replace(path, _merged(con, path, part_rows, name, key), rows.schema)
+            try:
+                _replace(path, _merged(con, path, part_rows, name, key), rows.schema)
+            except duckdb.Error as exc:  # e.g. out of memory, or a damaged stored file
+                reason = str(exc).strip().splitlines()[0]
+                raise GpurelError(f"{path}: cannot merge the new rows: {reason}") from exc
             con.unregister("incoming")
 
 

@@ -22,8 +22,8 @@ Readers and writers:
   can use one DuckDB file or Parquet directory together.
 - A writer (the default) creates what is missing. One writer at a time: a DuckDB file is
   locked by DuckDB for as long as it is open (readers included: a writer and a reader of one
-  file exclude each other); a Parquet directory by ``parquet_store.WriterLock`` from the
-  first write until ``close``. Either way a second writer fails at once with one line naming
+  file exclude each other); a Parquet directory by ``parquet_store.WriterLock`` from
+  ``claim`` (or the first write) until ``close``. Either way a second writer fails at once with one line naming
   the process that holds the lock; it does not wait.
 - A writer that created the warehouse and stored nothing removes it on ``close``, so a
   failed ingest leaves no empty warehouse behind.

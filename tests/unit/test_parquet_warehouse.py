@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from gpurel import demo, parquet_store
 from gpurel.analysis.summary import analyze, to_json
 from gpurel.cli.app import app
-from gpurel.errors import ConfigError
+from gpurel.errors import ConfigError, GpurelError
 from gpurel.ingest import ingest
 from gpurel.sources.base import ReadOptions
 from gpurel.warehouse import Warehouse, is_parquet_dir
@@ -213,3 +213,29 @@ def test_cli_ingests_into_and_analyzes_a_parquet_warehouse(tmp_path: Path) -> No
     assert json.loads(analyzed.stdout)["overview"]["job_attempts"] == 71
     wrong = runner.invoke(app, ["analyze", "-w", str(tmp_path / "w.duckdb"), "--engine", "spark"])
     assert wrong.exit_code == 1 and "needs the duckdb engine" in " ".join(wrong.output.split())
+
+
+def test_a_partition_is_merged_as_a_stream(
+    store: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stored partition is never read whole into Python (DuckDB merges and sorts it
+    within SORT_MEMORY, spilling beyond): memory stays bounded whatever the month's size."""
+    assert store.parquet is not None
+    monkeypatch.setattr(parquet_store.pq, "read_table", None)  # reading a whole file fails
+    many = [job(f"{n:06d}", 5) for n in range(20_000, 0, -1)]
+    store.write("jobs", jobs(*many[::2]))
+    store.write("jobs", jobs(*many[1::2], job("000002", 5, state="FAILED")))
+    path = store.parquet / "jobs" / "cluster=c1" / "month=2024-05" / "part-0.parquet"
+    stored = parquet_store.pq.ParquetFile(path).read(columns=["job_id", "state"])
+    assert stored["job_id"].to_pylist() == [f"{n:06d}" for n in range(1, 20_001)]
+    assert stored["state"].to_pylist()[:3] == ["COMPLETED", "FAILED", "COMPLETED"]
+
+
+def test_a_damaged_partition_is_a_clear_error(store: Warehouse) -> None:
+    assert store.parquet is not None
+    store.write("jobs", jobs(job("1", 5)))
+    path = store.parquet / "jobs" / "cluster=c1" / "month=2024-05" / "part-0.parquet"
+    path.write_bytes(b"not parquet")
+    with pytest.raises(GpurelError, match=f"{path}: cannot merge the new rows: "):
+        store.write("jobs", jobs(job("2", 5)))
+    assert path.read_bytes() == b"not parquet"  # left for the operator to restore

@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+import typer
 
 from gpurel import demo, parquet_store
+from gpurel.cli.common import open_warehouse
 from gpurel.errors import GpurelError
 from gpurel.warehouse import Warehouse
 
@@ -96,7 +98,8 @@ def test_a_second_parquet_writer_fails_naming_the_first(tmp_path: Path) -> None:
 
 def test_a_second_parquet_ingest_loses_no_row(tmp_path: Path) -> None:
     lake = tmp_path / "lake"
-    ingest = ("ingest", *demo.files(), "--cluster", demo.CLUSTER, "--tz", "UTC", "-w", lake)
+    ingest: list[str | Path] = ["ingest", *demo.files(), "--cluster", demo.CLUSTER, "--tz", "UTC"]
+    ingest += ["-w", lake]
     with held(lake, "write") as pid:
         refused = gpurel(*ingest)
         assert refused.returncode != 0
@@ -166,3 +169,18 @@ def test_duckdb_readers_run_together(tmp_path: Path) -> None:
         with pytest.raises(GpurelError, match=f"in use by process {pid}"):
             Warehouse.open(path)  # but no writer while they read
     assert job_ids(path) == ["1"]
+
+
+def test_a_writing_command_stops_before_its_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lake = tmp_path / "lake"
+    with (
+        held(lake, "write") as pid,
+        pytest.raises(typer.Exit) as exited,
+        open_warehouse(lake, write=True),
+    ):
+        raise AssertionError("ran while another process was writing")
+    assert exited.value.exit_code == 1
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {lake}: process {pid} (") and error.count("\n") == 1
