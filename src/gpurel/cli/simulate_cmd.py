@@ -24,7 +24,7 @@ from gpurel.errors import GpurelError
 from gpurel.sim.calibration import PAPER, headline
 from gpurel.sim.config import SimConfig, parse_assignments, preset, with_overrides
 from gpurel.sim.run import SimResult, simulate
-from gpurel.sim.validation import Row, validate
+from gpurel.sim.validation import Recovery, Row, validate
 from gpurel.sim.whatif import Outcome, outcome, twin
 
 
@@ -81,6 +81,28 @@ def _validation(rows: list[Row], cluster: str) -> Table:
             _number(value),
             row.tolerance,
             _verdict(row),
+        )
+    return table
+
+
+def _recovery(found: list[Recovery]) -> Table:
+    table = Table(
+        "window",
+        "interrupted",
+        "attributed",
+        "truly check-caused",
+        "precision",
+        "recall",
+        title="Attribution against the simulator's truth, per window",
+    )
+    for r in found:
+        table.add_row(
+            f"[end - {r.window.before_s} s, end + {r.window.after_s} s]",
+            f"{r.interrupted:,}",
+            f"{r.attributed:,}",
+            f"{r.caused:,}",
+            _number(r.precision),
+            _number(r.recall),
         )
     return table
 
@@ -145,11 +167,12 @@ def simulate_command(
     except GpurelError as exc:
         raise fail(str(exc)) from exc
     rows: list[Row] = []
+    found: list[Recovery] = []
     try:
         with open_warehouse(warehouse, engine) as store:
             if check:
                 checked = validate(config, seed, store)
-                result, rows = checked.result, checked.rows
+                result, rows, found = checked.result, checked.rows, checked.recovery
                 figures = headline(checked.analysis, store)
             else:
                 result = simulate(config, seed)
@@ -162,6 +185,7 @@ def simulate_command(
     doc |= {"stats": result.stats, "headline": figures}
     if check:
         doc["validation"] = [row.to_json() for row in rows]
+        doc["attribution_recovery"] = [r.to_json() for r in found]
     if variant is not None:
         base, changed = outcome(result), outcome(twin(result, variant))
         doc["compare"] = {"base": base.rows(), "variant": changed.rows(), "set": compare}
@@ -178,6 +202,7 @@ def simulate_command(
     )
     if check:
         console.print(_validation(rows, config.cluster))
+        console.print(_recovery(found))
         judged = [r for r in rows if r.passed is not None]
         console.print(
             f"{sum(r.passed is True for r in judged)} of {len(judged)} judged figures pass; "

@@ -35,12 +35,17 @@ QOS = ("low", "normal", "high")
 
 @dataclass(frozen=True)
 class FaultKind:
-    """One fault process: a taxonomy category (= the simulator's check name) and its rate."""
+    """One fault process: a taxonomy category (= the simulator's check name) and its rate,
+    and how its check sees it: only ``detect_lag`` after the fault (lognormal median, in
+    seconds; a mount check sees a hung mount only after its timeouts), or never
+    (``p_unseen``: the jobs crash with no record, as a user failure looks)."""
 
     category: str  # simulator check name, or SILENT
     rate: float  # per 1000 node-days, per node, before lemon multipliers
     p_permanent: float  # probability that repair takes the permanent-repair time
     p_app_crash: float  # probability that a job on the node crashes before the check fires
+    detect_lag: int = 0  # median seconds until the check can see the fault
+    p_unseen: float = 0.0  # probability that no check ever sees it
 
 
 @dataclass(frozen=True)
@@ -57,19 +62,22 @@ def param(default: Any, doc: str, source: str, unit: str | None = None) -> Any:
     return field(default=default, metadata={"doc": doc, "source": source, "unit": unit})
 
 
+# rate, P(permanent), P(job crashes first), detection lag (s), P(never seen): rates are
+# calibrated (r_f), lags and blind spots are assumptions: link state, ECC and bus errors are
+# read at once; mount, driver and disk checks see a fault only after timeouts.
 RSC1_FAULTS = (
-    FaultKind("ib_link", 1.10, 0.30, 0.70),
-    FaultKind("filesystem_mount", 0.85, 0.05, 0.30),
-    FaultKind("gpu_memory", 0.75, 0.40, 0.80),
-    FaultKind("pcie", 0.30, 0.50, 0.60),
-    FaultKind("gpu_unavailable", 0.35, 0.40, 0.80),
-    FaultKind("nvlink", 0.25, 0.40, 0.70),
-    FaultKind("gsp_timeout", 0.20, 0.05, 0.50),
-    FaultKind("driver", 0.20, 0.05, 0.50),
-    FaultKind("block_device", 0.15, 0.60, 0.30),
-    FaultKind("ipmi_critical", 0.10, 0.30, 0.20),
-    FaultKind("cpu_memory", 0.10, 0.50, 0.50),
-    FaultKind("power", 0.05, 0.60, 0.30),
+    FaultKind("ib_link", 1.10, 0.30, 0.70, 0, 0.02),
+    FaultKind("filesystem_mount", 0.85, 0.05, 0.30, 600, 0.05),
+    FaultKind("gpu_memory", 0.75, 0.40, 0.80, 0, 0.05),
+    FaultKind("pcie", 0.30, 0.50, 0.60, 120, 0.10),
+    FaultKind("gpu_unavailable", 0.35, 0.40, 0.80, 0, 0.02),
+    FaultKind("nvlink", 0.25, 0.40, 0.70, 60, 0.05),
+    FaultKind("gsp_timeout", 0.20, 0.05, 0.50, 300, 0.10),
+    FaultKind("driver", 0.20, 0.05, 0.50, 300, 0.10),
+    FaultKind("block_device", 0.15, 0.60, 0.30, 900, 0.10),
+    FaultKind("ipmi_critical", 0.10, 0.30, 0.20, 60, 0.05),
+    FaultKind("cpu_memory", 0.10, 0.50, 0.50, 0, 0.10),
+    FaultKind("power", 0.05, 0.60, 0.30, 0, 0.02),
     FaultKind(SILENT, 0.35, 0.20, 0.0),
     FaultKind("host_service", 0.50, 0.05, 0.0),
     FaultKind("thermal", 0.15, 0.30, 0.0),
@@ -279,6 +287,16 @@ class SimConfig:
         "mean delay before a job notices a fault and crashes (then the epilog check fires)",
         "assumption",
         "duration",
+    )
+    kill_delay: int = param(
+        MINUTE,
+        "from a failing high-severity check to Slurm killing the node's jobs (the record comes "
+        "this much before their end)",
+        "assumption: the check drains the node, slurmctld then kills and requeues",
+        "duration",
+    )
+    detect_lag_sigma: float = param(
+        1.0, "lognormal sigma of each check's detection lag", "assumption"
     )
     low_repeat_after: int = param(
         HOUR,

@@ -16,7 +16,7 @@ from gpurel.sim import codes
 from gpurel.sim.cluster import Cluster
 from gpurel.sim.codes import DOWN, DRAIN, HELD, SPARE, UP
 from gpurel.sim.config import DAY, HOUR, QOS, SimConfig
-from gpurel.sim.faults import HIGH, LOW, FaultPlan
+from gpurel.sim.faults import HIGH, LOW, UNSEEN, FaultPlan
 from gpurel.sim.health import HealthLog
 from gpurel.sim.journal import DONE, FAULT_CAUSES, PENDING, RUNNING, WAITING, Journal
 from gpurel.sim.scheduler import Scheduler
@@ -24,9 +24,20 @@ from gpurel.sim.steady import Stationarity
 from gpurel.sim.workload import Workload
 
 # event kinds
-END, SCHED, ELIGIBLE, CANCEL, RESUBMIT, DETECT, SILENT_DEATH, DRAINED_CHECK, REPAIR, SAMPLE = range(
-    10
-)
+(
+    END,
+    SCHED,
+    ELIGIBLE,
+    CANCEL,
+    RESUBMIT,
+    DETECT,
+    CRASH,
+    KILL,
+    SILENT_DEATH,
+    DRAINED_CHECK,
+    REPAIR,
+    SAMPLE,
+) = range(12)
 SAMPLE_EVERY = HOUR  # utilization and queue samples during the warm-up
 
 NEVER = 1 << 62
@@ -101,7 +112,15 @@ class Engine:
         self._run_work = work.runs.work.tolist()
         self._fault_cols = {
             name: getattr(plan, name).tolist()
-            for name in ("node", "category", "false_positive", "repair", "cooccur", "app_crash")
+            for name in (
+                "node",
+                "category",
+                "false_positive",
+                "repair",
+                "cooccur",
+                "app_crash",
+                "lag",
+            )
         }
         self.user_fail_rate = config.run_user_fail_per_day / 86_400
         self.capacity = self.cluster.gpn * (config.effective_nodes - len(self.cluster.spares))
@@ -164,7 +183,11 @@ class Engine:
         elif kind == RESUBMIT:
             self.submit_job_of_run(x)
         elif kind == DETECT:
-            self.detect(x, y)
+            self.detect(x)
+        elif kind == CRASH:
+            self.crash(x, y)
+        elif kind == KILL:
+            self.kill(x)
         elif kind == SILENT_DEATH:
             self.journal.fault_detected(y, self.now)
             self.kill_node(x, codes.C_SILENT, y)
@@ -365,31 +388,56 @@ class Engine:
         if severity != HIGH:  # silent: Slurm notices the lost heartbeat later
             self.push(now + self.config.heartbeat_timeout, SILENT_DEATH, node, f)
             return
-        seen, crasher = self.health.next_check(node, now), -1
-        p_crash, mean = c["app_crash"][f], self.config.crash_delay_mean
+        lag = c["lag"][f]
+        unseen = lag == UNSEEN
+        p_crash, mean = (1.0 if unseen else c["app_crash"][f]), self.config.crash_delay_mean
+        last = now
         for j in cluster.jobs[node]:
             if self.rng.random() < p_crash:
                 crash = now + 1 + int(self.rng.expovariate(1.0 / mean))
-                if crash < seen:
-                    seen, crasher = crash, j
-        self.push(seen, DETECT, f, crasher)
+                self.push(crash, CRASH, j, f)
+                last = max(last, crash)
+        if unseen:  # every job crashes; then the node is rebooted and repaired, unrecorded
+            self.push(last + 1, KILL, f)
+        else:
+            self.push(self.health.next_check(node, now + lag), DETECT, f)
 
-    def detect(self, f: int, crasher: int) -> None:
-        """A high-severity fault is seen: its records, the node out, its jobs killed."""
+    def crash(self, j: int, f: int) -> None:
+        """Job ``j`` crashes on fault ``f``; its epilog check records the fault if it can
+        already be seen."""
+        c = self._fault_cols
+        node = c["node"][f]
+        if j not in self.cluster.jobs[node]:
+            return  # it ended otherwise
+        self.journal.fault_killed(f)
+        self.finish(j, codes.FAILED, codes.C_FAULT, fault=f)
+        lag = c["lag"][f]
+        if lag != UNSEEN and self.now >= self.journal.f_applied[f] + lag:
+            self.detect(f)
+
+    def detect(self, f: int) -> None:
+        """A high-severity check fails (periodic or epilog): its records; the node's jobs are
+        killed ``kill_delay`` later. Later checks of the same fault are ignored."""
+        if self.journal.f_detected[f] >= 0:
+            return
         c = self._fault_cols
         node = c["node"][f]
         check = self.plan.categories[c["category"][f]]
         self.health.detected(node, self.now, check, c["cooccur"][f], f)
-        cause = codes.C_FALSE_POSITIVE if c["false_positive"][f] else codes.C_FAULT
         self.journal.fault_detected(f, self.now)
-        self.kill_node(node, cause, f, crasher)
+        self.push(self.now + self.config.kill_delay, KILL, f)
 
-    def kill_node(self, node: int, cause: int, f: int, crasher: int = -1) -> None:
-        """Kill every job on ``node`` (the crasher FAILED, the rest NODE_FAIL); repair it."""
+    def kill(self, f: int) -> None:
+        """Slurm kills the jobs left on the node of fault ``f`` (NODE_FAIL); it goes to repair."""
+        c = self._fault_cols
+        cause = codes.C_FALSE_POSITIVE if c["false_positive"][f] else codes.C_FAULT
+        self.kill_node(c["node"][f], cause, f)
+
+    def kill_node(self, node: int, cause: int, f: int) -> None:
+        """Kill every job on ``node`` (NODE_FAIL); repair it."""
         for j in list(self.cluster.jobs[node]):
-            state = codes.FAILED if j == crasher else codes.NODE_FAIL
             self.journal.fault_killed(f)
-            self.finish(j, state, cause, fault=f)
+            self.finish(j, codes.NODE_FAIL, cause, fault=f)
         self.out_for_repair(node, f)
 
     def detect_low(self, f: int) -> None:

@@ -22,12 +22,13 @@ import numpy as np
 
 from gpurel import taxonomy
 from gpurel.schema import Severity
-from gpurel.sim.config import DAY, SILENT, SimConfig
+from gpurel.sim.config import DAY, SILENT, FaultKind, SimConfig
 
 XID79 = 1  # co-occurrence bits: an XID 79 record
 IPMI = 2  # an IPMI critical interrupt record
 
 HIGH, LOW, NONE = "high", "low", "silent"
+UNSEEN = -1  # lag of a fault no check ever sees
 
 
 def severity_of(category: str) -> str:
@@ -55,6 +56,7 @@ class FaultPlan:
     permanent: np.ndarray  # bool
     cooccur: np.ndarray  # int64 bits XID79 | IPMI
     app_crash: np.ndarray  # float64 probability that a job notices first
+    lag: np.ndarray  # int64 seconds until a check can see the fault; UNSEEN: never
     lemon: np.ndarray  # bool per node
     phase: np.ndarray  # int64 per node: offset of its periodic checks
 
@@ -71,6 +73,13 @@ def _repairs(rng: np.random.Generator, config: SimConfig, permanent: np.ndarray)
     median = np.where(permanent, config.permanent_repair_median, config.transient_repair_median)
     drawn = median * np.exp(config.repair_sigma * rng.standard_normal(len(permanent)))
     return np.maximum(drawn, 60).astype(np.int64)
+
+
+def _lags(rng: np.random.Generator, config: SimConfig, kind: FaultKind, n: int) -> np.ndarray:
+    """Detection lags of ``n`` faults of ``kind`` (lognormal around its median), or UNSEEN."""
+    drawn = kind.detect_lag * np.exp(config.detect_lag_sigma * rng.standard_normal(n))
+    unseen = rng.uniform(size=n) < kind.p_unseen
+    return np.where(unseen, UNSEEN, drawn.astype(np.int64))
 
 
 def _cooccur(rng: np.random.Generator, config: SimConfig, category: str, n: int) -> np.ndarray:
@@ -115,6 +124,7 @@ def draw(seed: np.random.SeedSequence, config: SimConfig, horizon: int) -> Fault
                     "permanent": permanent,
                     "cooccur": _cooccur(rng, config, kind.category, n),
                     "app_crash": np.full(n, kind.p_app_crash),
+                    "lag": _lags(rng, config, kind, n),
                 }
             )
     parts.append(_false_positives(np.random.default_rng(fp_seed), config, horizon, severities))
@@ -149,4 +159,5 @@ def _false_positives(
         "permanent": permanent,
         "cooccur": np.zeros(n, np.int64),
         "app_crash": np.zeros(n),
+        "lag": np.zeros(n, np.int64),
     }

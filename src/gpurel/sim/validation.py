@@ -18,6 +18,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from gpurel.absent import Absent
+from gpurel.analysis.attribution import AttributionWindow, attribute
 from gpurel.analysis.summary import Analysis, Settings, analyze, attributed_failures
 from gpurel.sim.calibration import PAPER, Target, headline
 from gpurel.sim.config import SimConfig, with_overrides
@@ -221,6 +222,7 @@ class Validation:
     result: SimResult
     analysis: Analysis
     rows: list[Row]
+    recovery: list[Recovery]
 
 
 def validate(config: SimConfig, seed: int, warehouse: Warehouse) -> Validation:
@@ -239,4 +241,67 @@ def validate(config: SimConfig, seed: int, warehouse: Warehouse) -> Validation:
     finally:
         lemon_free.close()
     rows = table(config.cluster, measure(result, analysis, warehouse, no_lemons))
-    return Validation(result, analysis, rows)
+    return Validation(result, analysis, rows, recovery(result, warehouse))
+
+
+# --- attribution against the truth -----------------------------------------------------------
+
+CHECK_CAUSES = ("fault", "false_positive")  # true causes a health check can reveal
+WINDOWS = (AttributionWindow(300, 120), AttributionWindow(600, 300), AttributionWindow(1200, 600))
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """How well gpurel's attribution in one window finds the causes the simulator knows."""
+
+    window: AttributionWindow
+    interrupted: int  # FAILED and NODE_FAIL attempts
+    attributed: int  # of them, with a high-severity candidate
+    caused: int  # of them, truly ended by a fault or false positive a check could reveal
+    precision: float | None  # attributed with the true category / attributed
+    recall: float | None  # attributed with the true category / caused
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON."""
+        return {
+            "before_s": self.window.before_s,
+            "after_s": self.window.after_s,
+            "interrupted": self.interrupted,
+            "attributed": self.attributed,
+            "caused": self.caused,
+            "precision": self.precision,
+            "recall": self.recall,
+        }
+
+
+def recovery(
+    result: SimResult, warehouse: Warehouse, windows: tuple[AttributionWindow, ...] = WINDOWS
+) -> list[Recovery]:
+    """Attribution precision and recall against the truth, per window."""
+    jobs = warehouse.jobs()
+    events = warehouse.table("node_events")
+    priorities = Settings().taxonomy().priorities()
+    truth = result.truth["truth_jobs"].select(
+        ["job_id", "start_time", "end_time", "cause", "category"]
+    )
+    truth = truth.rename_columns(["job_id", "start_time", "end_time", "true_cause", "true_cat"])
+    out = []
+    for window in windows:
+        found = attribute(jobs, events, priorities, window).to_pyarrow()
+        rows = found.join(truth, ["job_id", "start_time", "end_time"]).to_pylist()
+        predicted = [r for r in rows if r["attributed"] and r["severity"] == "high"]
+        caused = [r for r in rows if r["true_cause"] in CHECK_CAUSES]
+        hits = sum(
+            r["true_cause"] in CHECK_CAUSES and r["category"] == r["true_cat"] for r in predicted
+        )
+        out.append(
+            Recovery(
+                window,
+                len(rows),
+                len(predicted),
+                len(caused),
+                hits / len(predicted) if predicted else None,
+                hits / len(caused) if caused else None,
+            )
+        )
+    return out
