@@ -103,8 +103,9 @@ def _period_facts(a: Analysis) -> list[tuple[str, str]]:
         facts.append(
             (
                 "Records span",
-                f"{period(records.start, records.end)}: jobs or events outside the period in "
-                "which nodes are in service count in the job figures, not in node-days",
+                f"{period(records.start, records.end)}: jobs and node events outside the "
+                "period, in which nodes are in service, count in the job figures but in no rate "
+                "per node-day",
             )
         )
     return facts
