@@ -153,7 +153,10 @@ def test_derived_tables_stay_in_the_engine(store: Warehouse) -> None:
 
 def test_empty_parquet_warehouse_analyzes(store: Warehouse) -> None:
     assert store.counts() == dict.fromkeys(("jobs", "steps", "node_events", "nodes", "rejects"), 0)
-    assert to_json(analyze(store))["node_days"] is None
+    assert to_json(analyze(store))["node_days"] == {
+        "value": None,
+        "absent": "no job accounting or node events ingested",
+    }
 
 
 def test_same_analysis_as_the_duckdb_file(tmp_path: Path) -> None:
