@@ -324,8 +324,18 @@ class Engine:
                 end, state, cause = crash, codes.FAILED, codes.C_USER
         return end, state, cause
 
-    def finish(self, j: int, state: int, cause: int, fault: int = -1, by: int = -1) -> None:
-        """End the running attempt of ``j`` now; requeue, resubmit or close the job."""
+    def finish(
+        self,
+        j: int,
+        state: int,
+        cause: int,
+        fault: int = -1,
+        by: int = -1,
+        requeue: bool | None = None,
+    ) -> None:
+        """End the running attempt of ``j`` now; requeue, resubmit or close the job. Slurm
+        requeues what it interrupted and what a health check killed; ``requeue=False`` is a
+        crash on a fault no check has seen, which ends the job as a user failure would."""
         journal, cluster, now = self.journal, self.cluster, self.now
         nodes = journal.nodes[j]
         gpus = journal.gpus[j]
@@ -335,13 +345,16 @@ class Engine:
         for node in nodes:
             if cluster.state[node] == DRAIN and not cluster.jobs[node]:
                 self.drained(node)
-        if state in (codes.NODE_FAIL, codes.PREEMPTED, codes.REQUEUED) or cause in FAULT_CAUSES:
+        if requeue is None:
+            requeue = state in (codes.NODE_FAIL, codes.PREEMPTED, codes.REQUEUED)
+            requeue |= cause in FAULT_CAUSES
+        if requeue:
             journal.status[j] = WAITING
             self.push(now + self.config.requeue_delay, ELIGIBLE, j)
         else:
             journal.status[j] = DONE
             run = journal.run[j]
-            if run >= 0 and cause == codes.C_USER:
+            if run >= 0 and cause in (codes.C_USER, codes.C_FAULT):
                 self.maybe_resubmit(run)
             elif run >= 0:
                 self.run_gpus -= gpus  # the run is over
@@ -409,10 +422,13 @@ class Engine:
         node = c["node"][f]
         if j not in self.cluster.jobs[node]:
             return  # it ended otherwise
-        self.journal.fault_killed(f)
-        self.finish(j, codes.FAILED, codes.C_FAULT, fault=f)
         lag = c["lag"][f]
-        if lag != UNSEEN and self.now >= self.journal.f_applied[f] + lag:
+        seen = self.journal.f_detected[f] >= 0 or (
+            lag != UNSEEN and self.now >= self.journal.f_applied[f] + lag
+        )
+        self.journal.fault_killed(f)
+        self.finish(j, codes.FAILED, codes.C_FAULT, fault=f, requeue=seen)
+        if seen:
             self.detect(f)
 
     def detect(self, f: int) -> None:
