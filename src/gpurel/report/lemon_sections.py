@@ -95,16 +95,12 @@ def lemon_nodes(a: Analysis) -> Block | None:
         ),
         found.flagged,
     )
-    tables = [
-        thresholds,
-        flagged,
-        Table.long(
-            "Evidence of the flagged nodes: outages, XID records, tickets, failed jobs and "
-            "exclusions",
-            EVIDENCE,
-            lemons.evidence_rows(found),
-        ),
-    ]
+    evidence = Table.long(
+        "Evidence of the flagged nodes: outages, XID records, tickets, failed jobs and exclusions",
+        EVIDENCE,
+        lemons.evidence_rows(found),
+    )
+    tables = [thresholds, flagged, evidence] if found.flagged.num_rows else [thresholds]
     lists = lemons.slurm_lists(found).items()
     facts = warnings + [(f"Exclude ({c})", x.hostlist) for c, x in lists if x.hostlist]
     facts += [
