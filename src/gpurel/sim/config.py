@@ -63,15 +63,16 @@ def param(default: Any, doc: str, source: str, unit: str | None = None) -> Any:
 
 
 # rate, P(permanent), P(job crashes first), detection lag (s), P(never seen): rates are
-# calibrated (r_f), lags and blind spots are assumptions: link state, ECC and bus errors are
+# calibrated (their total to r_f, their order to the paper's largest causes: IB link, mount,
+# GPU memory, PCIe), lags and blind spots are assumptions: link state, ECC and bus errors are
 # read at once; mount, driver and disk checks see a fault only after timeouts.
 RSC1_FAULTS = (
     FaultKind("ib_link", 1.10, 0.30, 0.70, 0, 0.02),
     FaultKind("filesystem_mount", 0.85, 0.05, 0.30, 600, 0.05),
     FaultKind("gpu_memory", 0.75, 0.40, 0.80, 0, 0.05),
-    FaultKind("pcie", 0.30, 0.50, 0.60, 120, 0.10),
-    FaultKind("gpu_unavailable", 0.35, 0.40, 0.80, 0, 0.02),
-    FaultKind("nvlink", 0.25, 0.40, 0.70, 60, 0.05),
+    FaultKind("pcie", 0.45, 0.50, 0.60, 120, 0.10),
+    FaultKind("gpu_unavailable", 0.25, 0.40, 0.80, 0, 0.02),
+    FaultKind("nvlink", 0.20, 0.40, 0.70, 60, 0.05),
     FaultKind("gsp_timeout", 0.20, 0.05, 0.50, 300, 0.10),
     FaultKind("driver", 0.20, 0.05, 0.50, 300, 0.10),
     FaultKind("block_device", 0.15, 0.60, 0.30, 900, 0.10),
