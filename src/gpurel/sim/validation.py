@@ -11,6 +11,7 @@ scale, no crash loop, no lemon flagged) is ``Absent`` with the reason and never 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -208,7 +209,7 @@ def _ran_or_absent(value: float | None, reason: str) -> Measured:
     return Absent(reason) if value is None else value
 
 
-def table(cluster: str, measured: dict[str, Measured]) -> list[Row]:
+def table(cluster: str, measured: Mapping[str, Measured]) -> list[Row]:
     """Both tables, calibration first, every figure judged against the paper."""
     rows = [judged(k, "calibration", t, cluster, measured[k]) for k, t in PAPER.items()]
     rows += [judged(k, "validation", t, cluster, measured[k]) for k, t in VALIDATION.items()]
