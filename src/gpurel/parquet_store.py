@@ -185,19 +185,15 @@ def upsert(root: Path, name: str, rows: pa.Table, key: str) -> None:
             con.unregister("incoming")
 
 
-def remove_leftovers(root: Path) -> list[Path]:
-    """Remove the temporary files and spill directory a killed writer left; returns them.
+def remove_leftovers(root: Path) -> None:
+    """Remove the temporary files and spill directory a killed writer left.
 
     Only under the ``WriterLock``: another writer's files in progress look the same.
     """
-    removed = [p for p in root.rglob(".*.tmp") if _TEMPORARY.fullmatch(p.name) and p.is_file()]
-    for path in removed:
-        path.unlink(missing_ok=True)
-    spill = root / SPILL_DIR
-    if spill.exists():
-        shutil.rmtree(spill, ignore_errors=True)
-        removed.append(spill)
-    return removed
+    for path in root.rglob(".*.tmp"):
+        if _TEMPORARY.fullmatch(path.name) and path.is_file():
+            path.unlink(missing_ok=True)
+    shutil.rmtree(root / SPILL_DIR, ignore_errors=True)
 
 
 class WriterLock:

@@ -21,10 +21,10 @@ Readers and writers:
   warehouse (a missing one is ``NoWarehouse``: "ingest first"), and any number of readers
   can use one DuckDB file or Parquet directory together.
 - A writer (the default) creates what is missing. One writer at a time: a DuckDB file is
-  locked by DuckDB for as long as it is open (readers included: a writer and a reader of one
-  file exclude each other); a Parquet directory by ``parquet_store.WriterLock`` from
-  ``claim`` (or the first write) until ``close``. Either way a second writer fails at once with one line naming
-  the process that holds the lock; it does not wait.
+  locked by DuckDB for as long as it is open (readers included: a writer and a reader of
+  one file exclude each other); a Parquet directory by ``parquet_store.WriterLock`` from
+  ``claim`` (or the first write) until ``close``. Either way a second writer fails at once
+  with one line naming the process that holds the lock; it does not wait.
 - A writer that created the warehouse and stored nothing removes it on ``close``, so a
   failed ingest leaves no empty warehouse behind.
 """
@@ -380,12 +380,14 @@ def _remove_tree(root: Path) -> None:
 
 
 def _open_error(path: Path, exc: Exception) -> str:
-    """One line: which process holds the lock, else DuckDB's first line."""
+    """One line: which process holds the lock, else what DuckDB says first."""
     held = _DUCKDB_LOCK.search(str(exc))
     if held:
         return (
             f"{path}: in use by process {held['pid']} ({held['program']}); a DuckDB warehouse "
             "has one writer or any number of readers: retry when it has finished"
         )
+    if "different configuration" in str(exc):
+        return f"{path}: already open in this process in the other mode (read-only or not)"
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return f"{path}: cannot open warehouse: {first}"

@@ -171,3 +171,12 @@ def test_a_failed_ingest_leaves_no_warehouse(tmp_path: Path, kind: str) -> None:
     result = CliRunner().invoke(app, ["ingest", str(unreadable), "-w", str(tmp_path / kind)])
     assert result.exit_code == 2, result.output
     assert everything(tmp_path) == ["input", "input/notes.txt"]
+
+
+def test_one_process_opening_a_file_in_both_modes_is_told_so(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    writer = Warehouse.open(path)
+    writer.write("jobs", job("1"))
+    with pytest.raises(GpurelError, match="already open in this process in the other mode"):
+        Warehouse.open(path, read_only=True)
+    writer.close()
