@@ -145,8 +145,9 @@ def test_rejects_counted_and_shown(
     warehouse = tmp_path / "w.duckdb"
     result = gpurel("ingest", path, "--tz", "UTC", "-w", warehouse)
     assert result.exit_code == 0, result.output
-    # file | format | kept | rejected | tables
-    assert re.search(r"partial\.txt\s*│\s*sacct\s*│\s*1\s*│\s*2\s*│\s*jobs 1", result.stdout)
+    # file | format | lines | stored | merged | rejected | skipped | tables
+    row = r"partial\.txt\s*│\s*sacct\s*│\s*4\s*│\s*1\s*│\s*0\s*│\s*2\s*│\s*1\s*│\s*jobs 1"
+    assert re.search(row, result.stdout)
 
     doc = analyze_json(warehouse)
     assert doc["overview"]["rejected_rows"] == 2

@@ -61,6 +61,8 @@ class Settings:
     checkpointing: runs.Checkpointing = field(default_factory=runs.Checkpointing)
     lemon: lemons.LemonSettings = field(default_factory=lemons.LemonSettings)
     goodput_rules: goodput.GoodputRules = field(default_factory=goodput.GoodputRules)
+    design_write_s: float = 30.0  # w_cp of the expected-ETTR design space (Fig. 10)
+    reference_rf: float = 6.5  # r_f (per 1000 node-days) of the design space where none is measured
 
     def taxonomy(self) -> taxonomy.Taxonomy:
         """The taxonomy whose category priorities choose among attribution candidates."""

@@ -8,8 +8,9 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from gpurel.cli.common import GpusPerNodeOption, console, fail, parse_int_list, seconds
+from gpurel.cli.common import console, fail, parse_int_list, seconds
 from gpurel.cli.render import cell
+from gpurel.cli.settings import Values, uses
 from gpurel.errors import GpurelError
 from gpurel.models.ettr import UNKNOWNS, Scenario, Unknown, expected, solve
 from gpurel.models.ettr_montecarlo import MonteCarloResult, QueueDist, simulate
@@ -32,19 +33,19 @@ def _duration(seconds: float) -> str:
 
 
 def _scenario(
-    gpus: str, rf: float, ckpt: str, restart: str, write: str, queue: str, length: float, gpn: int
+    gpus: str, rf: float, ckpt: str, queue: str, length: float, settings: Values
 ) -> Scenario:
     if rf < 0:
-        raise fail("--rf must not be negative (failures per 1000 node-days)")
+        raise fail("--rf must not be negative (failures per 1000 node-days)", code=2)
     return Scenario(
         gpus=np.asarray(parse_int_list(gpus, "--gpus")),
         rf=rf / 1000,
         ckpt=None if ckpt == OPTIMAL else seconds(ckpt, "--ckpt"),
-        restart=seconds(restart, "--restart"),
-        write=seconds(write, "--write"),
+        restart=settings["checkpointing.restart"],
+        write=settings["checkpointing.write"],
         queue=seconds(queue, "--queue"),
         length=length,
-        gpus_per_node=gpn,
+        gpus_per_node=settings["rates.gpus_per_node"],
     )
 
 
@@ -108,14 +109,13 @@ def _print_solved(target: float, s: Scenario, unknown: Unknown) -> None:
     console.print(out)
 
 
+@uses("checkpointing.restart", "checkpointing.write", "rates.gpus_per_node")
 def ettr(
     gpus: Annotated[str, typer.Option(help="Job sizes in GPUs, comma-separated.")],
     rf: Annotated[float, typer.Option(help="r_f, failures per 1000 node-days.")],
     ckpt: Annotated[
         str, typer.Option(help="Checkpoint interval Δt_cp, or 'optimal' for Young/Daly.")
     ] = "60m",
-    restart: Annotated[str, typer.Option(help="Restart overhead u0 after a failure.")] = "5m",
-    write: Annotated[str, typer.Option(help="Blocking checkpoint write time w_cp.")] = "0",
     queue: Annotated[str, typer.Option(help="Queue time q per (re)submission.")] = "0",
     length: Annotated[
         str | None,
@@ -138,7 +138,8 @@ def ettr(
     solve_for: Annotated[
         str, typer.Option("--solve", help="With --target: ckpt, restart, write or rf.")
     ] = "ckpt",
-    gpus_per_node: GpusPerNodeOption = 8,
+    *,
+    settings: Values,
 ) -> None:
     """Expected ETTR at N GPUs (closed forms, Monte Carlo), or what reaching --target needs."""
     if queue_dist not in ("fixed", "exponential"):
@@ -146,7 +147,7 @@ def ettr(
     if solve_for not in UNKNOWNS:
         raise fail(f"--solve: one of {', '.join(UNKNOWNS)}")
     run_length = seconds(length or MC_LENGTH, "--length") if (length or mc) else np.inf
-    s = _scenario(gpus, rf, ckpt, restart, write, queue, run_length, gpus_per_node)
+    s = _scenario(gpus, rf, ckpt, queue, run_length, settings)
     try:
         if target is not None:
             _print_solved(target, s, cast(Unknown, solve_for))

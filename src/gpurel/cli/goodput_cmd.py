@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
 
-import typer
 from rich.text import Text
 
 from gpurel.absent import Absent
-from gpurel.analysis.goodput import GoodputRules, LostGoodput
-from gpurel.analysis.runs import Checkpointing
-from gpurel.analysis.summary import Settings, goodput_json, lost_goodput
+from gpurel.analysis.goodput import LostGoodput
+from gpurel.analysis.summary import goodput_json, lost_goodput
 from gpurel.cli.common import (
     ClusterOption,
     EngineOption,
@@ -19,12 +16,10 @@ from gpurel.cli.common import (
     TaxonomyOption,
     WarehouseOption,
     console,
-    fail,
     open_warehouse,
-    seconds,
 )
 from gpurel.cli.render import CRASH_LOOPS, GOODPUT_BUCKETS, table
-from gpurel.errors import GpurelError
+from gpurel.cli.settings import ATTRIBUTION, Values, analysis_settings, group, uses
 from gpurel.formatting import cell
 
 
@@ -56,32 +51,20 @@ def render(lost: LostGoodput | Absent) -> None:
     console.print(table(loops, CRASH_LOOPS, lost.crash_loops.to_pylist()))
 
 
+@uses(*ATTRIBUTION, "checkpointing.ckpt", *group("goodput"))
 def goodput(
-    ckpt: Annotated[str, typer.Option(help="Assumed checkpoint interval Δt_cp.")] = "60m",
-    tolerance: Annotated[
-        str, typer.Option(help="A preemption this close to a requeue's start is charged to it.")
-    ] = "60s",
-    crash_loops: Annotated[
-        int, typer.Option(help="Crash loop: a job requeued this many times after failures.")
-    ] = 5,
     cluster: ClusterOption = None,
     as_json: JsonOption = False,
     taxonomy: TaxonomyOption = None,
     warehouse: WarehouseOption = None,
     engine: EngineOption = None,
+    *,
+    settings: Values,
 ) -> None:
     """GPU time lost to infrastructure failures and the preemptions of their requeues (§4)."""
-    try:
-        settings = Settings(
-            cluster=cluster,
-            taxonomy_file=str(taxonomy) if taxonomy else None,
-            checkpointing=Checkpointing(ckpt_s=seconds(ckpt, "--ckpt")),
-            goodput_rules=GoodputRules(int(seconds(tolerance, "--tolerance")), crash_loops),
-        )
-    except GpurelError as exc:
-        raise fail(str(exc)) from exc
-    with open_warehouse(warehouse, engine) as store:
-        lost = lost_goodput(store, settings)
+    chosen = analysis_settings(settings, cluster, taxonomy)
+    with open_warehouse(warehouse, engine, write=False) as store:
+        lost = lost_goodput(store, chosen)
     if as_json:
         print(json.dumps(goodput_json(lost), indent=2))
     else:

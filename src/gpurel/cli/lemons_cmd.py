@@ -18,7 +18,6 @@ from rich.table import Table
 from rich.text import Text
 
 from gpurel.analysis import lemons
-from gpurel.analysis.summary import Settings, known_lemons, lemon_inputs, lemons_json
 from gpurel.cli.common import (
     ClusterOption,
     EngineOption,
@@ -30,12 +29,11 @@ from gpurel.cli.common import (
     fail,
     open_warehouse,
     seconds,
-    utc_time,
 )
 from gpurel.cli.render import column_style
+from gpurel.cli.settings import ATTRIBUTION, Values, analysis_settings, group, uses
 from gpurel.errors import GpurelError
 from gpurel.formatting import cell
-from gpurel.models.lemon_rule import LemonRule
 from gpurel.sources import tickets as ticket_source
 
 EVIDENCE_PER_NODE = 12  # evidence rows shown per node in the terminal (all in --json)
@@ -123,8 +121,8 @@ def _evidence(found: lemons.Lemons) -> Table:
         text_columns=4,
     )
     by_node = groupby(lemons.evidence_rows(found), key=lambda r: (r["cluster"], r["node"]))
-    for (_, node), group in by_node:
-        rows = list(group)
+    for (_, node), of_node in by_node:
+        rows = list(of_node)
         for r in rows[:EVIDENCE_PER_NODE]:
             what = Text(cell(r["what"], "text"))
             out.add_row(Text(cell(node, "text")), r["signal"], cell(r["time"], "time"), what)
@@ -192,29 +190,12 @@ def _backtest(b: lemons.Backtest) -> None:
             )
 
 
+@uses(*ATTRIBUTION, *group("lemons"))
 def lemons_command(
-    window: Annotated[str, typer.Option(help="Rolling window of the signals.")] = "28d",
-    as_of: Annotated[
-        str | None,
-        typer.Option(
-            "--as-of", help="End of the window, ISO date/time in UTC (default: data end)."
-        ),
-    ] = None,
     tickets: Annotated[
         Path | None,
         typer.Option(help="Repair-ticket CSV (node, opened, closed, outcome).", exists=True),
     ] = None,
-    method: Annotated[
-        str, typer.Option(help="Thresholds: robust_z (median + z × scale) or percentile.")
-    ] = "robust_z",
-    z: Annotated[float, typer.Option(help="robust_z: modified z-score of a threshold.")] = 3.5,
-    percentile: Annotated[float, typer.Option(help="percentile: quantile of a threshold.")] = 0.99,
-    min_signals: Annotated[
-        int, typer.Option(help="Signals that must reach their threshold to flag a node.")
-    ] = 1,
-    merge_gap: Annotated[
-        str, typer.Option(help="Records closer than this are one outage / node failure.")
-    ] = "1h",
     top: Annotated[int, typer.Option(help="Nodes listed besides the flagged ones.")] = 20,
     backtest: Annotated[
         bool, typer.Option(help="Measure what happened after --as-of on flagged vs other nodes.")
@@ -234,25 +215,23 @@ def lemons_command(
     taxonomy: TaxonomyOption = None,
     warehouse: WarehouseOption = None,
     engine: EngineOption = None,
+    *,
+    settings: Values,
 ) -> None:
     """Find lemon nodes: signals over a window, thresholds, ranking and evidence (PAPER.md §6)."""
-    settings = Settings(cluster=cluster, taxonomy_file=str(taxonomy) if taxonomy else None)
+    from gpurel.analysis.summary import known_lemons, lemon_inputs, lemons_json
+
+    chosen = analysis_settings(settings, cluster, taxonomy)
+    horizon_s = None if horizon is None else int(seconds(horizon, "--horizon"))
     try:
-        lemon = lemons.LemonSettings(
-            window_s=int(seconds(window, "--window")),
-            as_of=utc_time(as_of, "--as-of"),
-            merge_gap_s=int(seconds(merge_gap, "--merge-gap")),
-            rule=LemonRule(method, percentile, z, min_signals),
-        )
         read = _tickets(tickets)
     except GpurelError as exc:
         raise fail(str(exc)) from exc
-    with open_warehouse(warehouse, engine) as store:
-        inputs = lemon_inputs(store, settings, None if read is None else read.tickets)
-        found = lemons.find_lemons(inputs, lemon)
+    with open_warehouse(warehouse, engine, write=False) as store:
+        inputs = lemon_inputs(store, chosen, None if read is None else read.tickets)
+        found = lemons.find_lemons(inputs, chosen.lemon)
         tested = None
         if backtest:
-            horizon_s = None if horizon is None else int(seconds(horizon, "--horizon"))
             tested = lemons.backtest(inputs, found, horizon_s, large_gpus, known_lemons(store))
     if read is not None and read.rejects.num_rows:
         err_console.print(f"{read.rejects.num_rows:,} ticket rows could not be read")

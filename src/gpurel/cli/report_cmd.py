@@ -5,21 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.text import Text
 
-from gpurel.analysis import lemons
-from gpurel.analysis.attribution import AttributionWindow
-from gpurel.analysis.summary import Settings, analyze, known_lemons, lemon_inputs
 from gpurel.cli.common import (
-    AfterOption,
-    BeforeOption,
     ClusterOption,
     EngineOption,
-    GpusPerNodeOption,
-    RfMinGpusOption,
     TaxonomyOption,
     WarehouseOption,
     console,
@@ -27,14 +20,16 @@ from gpurel.cli.common import (
     open_warehouse,
     utc_time,
 )
-from gpurel.errors import GpurelError
+from gpurel.cli.settings import ANALYSIS, Values, analysis_settings, uses
 from gpurel.formatting import neutral
-from gpurel.report import build_report, render_markdown
-from gpurel.report.build import FORMATS
-from gpurel.units import parse_duration
-from gpurel.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    from gpurel.analysis import lemons
+    from gpurel.analysis.summary import Settings
+    from gpurel.warehouse import Warehouse
 
 
+@uses(*ANALYSIS)
 def report(
     out: Annotated[
         Path | None,
@@ -48,10 +43,6 @@ def report(
         str, typer.Option("--format", "-f", help="html (one self-contained page) or md.")
     ] = "html",
     cluster: ClusterOption = None,
-    before: BeforeOption = "10m",
-    after: AfterOption = "5m",
-    rf_min_gpus: RfMinGpusOption = 128,
-    gpus_per_node: GpusPerNodeOption = 8,
     backtest_as_of: Annotated[
         str | None,
         typer.Option(
@@ -63,25 +54,21 @@ def report(
     taxonomy: TaxonomyOption = None,
     warehouse: WarehouseOption = None,
     engine: EngineOption = None,
+    *,
+    settings: Values,
 ) -> None:
     """Write the reliability report of the warehouse: figures of the paper with their numbers."""
+    from gpurel.analysis.summary import analyze
+    from gpurel.report import build_report, render_markdown
+    from gpurel.report.build import FORMATS
+
     if fmt not in FORMATS:
-        raise fail(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
-    try:
-        window = AttributionWindow(int(parse_duration(before)), int(parse_duration(after)))
-        as_of = utc_time(backtest_as_of, "--backtest-as-of")
-    except GpurelError as exc:
-        raise fail(str(exc)) from exc
-    settings = Settings(
-        window=window,
-        rf_min_gpus=rf_min_gpus,
-        cluster=cluster,
-        gpus_per_node=gpus_per_node,
-        taxonomy_file=str(taxonomy) if taxonomy else None,
-    )
-    with open_warehouse(warehouse, engine) as store:
-        result = analyze(store, settings)
-        tested = None if as_of is None else _backtest(store, settings, as_of)
+        raise fail(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}", code=2)
+    as_of = utc_time(backtest_as_of, "--backtest-as-of")
+    chosen = analysis_settings(settings, cluster, taxonomy)
+    with open_warehouse(warehouse, engine, write=False) as store:
+        result = analyze(store, chosen)
+        tested = None if as_of is None else _backtest(store, chosen, as_of)
     try:
         if fmt == "md" and out is None:
             print(render_markdown(result, figures, tested), end="")
@@ -96,6 +83,9 @@ def report(
 
 def _backtest(store: Warehouse, settings: Settings, as_of: datetime) -> lemons.Backtest:
     """Lemons flagged as of ``as_of`` (the analysis' lemon settings otherwise), tested after."""
+    from gpurel.analysis import lemons
+    from gpurel.analysis.summary import known_lemons, lemon_inputs
+
     inputs = lemon_inputs(store, settings, None)
     found = lemons.find_lemons(inputs, replace(settings.lemon, as_of=as_of))
     return lemons.backtest(inputs, found, truth=known_lemons(store))

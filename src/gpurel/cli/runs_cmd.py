@@ -11,7 +11,6 @@ from rich.table import Table
 from rich.text import Text
 
 from gpurel.absent import Absent
-from gpurel.analysis.runs import Checkpointing, RunRules
 from gpurel.analysis.summary import RunEttr, Settings, measured_runs, projectable, runs_json
 from gpurel.cli.common import (
     ClusterOption,
@@ -20,9 +19,9 @@ from gpurel.cli.common import (
     WarehouseOption,
     console,
     open_warehouse,
-    seconds,
 )
 from gpurel.cli.render import cell
+from gpurel.cli.settings import ATTRIBUTION, CHECKPOINTING, Values, analysis_settings, group, uses
 from gpurel.formatting import neutral
 
 COLUMNS = (
@@ -86,15 +85,8 @@ def _render(measured: RunEttr, s: Settings) -> None:
     )
 
 
+@uses(*ATTRIBUTION, *group("runs"), *CHECKPOINTING, "rates.rf_min_gpus", "rates.gpus_per_node")
 def runs(
-    min_hours: Annotated[float, typer.Option(help="Keep runs with this much running time.")] = 24.0,
-    qos: Annotated[str | None, typer.Option(help="Keep runs of this QoS only.")] = None,
-    ckpt: Annotated[str, typer.Option(help="Assumed checkpoint interval Δt_cp.")] = "60m",
-    restart: Annotated[str, typer.Option(help="Assumed restart overhead u0.")] = "5m",
-    write: Annotated[str, typer.Option(help="Assumed blocking checkpoint write w_cp.")] = "0",
-    gap: Annotated[
-        str, typer.Option(help="Chain a resubmission submitted within this gap after a job.")
-    ] = "1h",
     cluster: ClusterOption = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="JSON with the per-bucket table and every run.")
@@ -102,19 +94,14 @@ def runs(
     taxonomy: TaxonomyOption = None,
     warehouse: WarehouseOption = None,
     engine: EngineOption = None,
+    *,
+    settings: Values,
 ) -> None:
     """Group job attempts into runs and measure their ETTR per size bucket (PAPER.md §4)."""
-    settings = Settings(
-        cluster=cluster,
-        taxonomy_file=str(taxonomy) if taxonomy else None,
-        run_rules=RunRules(int(seconds(gap, "--gap")), min_hours, qos),
-        checkpointing=Checkpointing(
-            seconds(ckpt, "--ckpt"), seconds(restart, "--restart"), seconds(write, "--write")
-        ),
-    )
-    with open_warehouse(warehouse, engine) as store:
-        measured = measured_runs(store, settings)
+    chosen = analysis_settings(settings, cluster, taxonomy)
+    with open_warehouse(warehouse, engine, write=False) as store:
+        measured = measured_runs(store, chosen)
         if as_json:
-            print(json.dumps(runs_json(measured, settings), indent=2))
+            print(json.dumps(runs_json(measured, chosen), indent=2))
             return
-    _render(measured, settings)
+    _render(measured, chosen)

@@ -24,12 +24,15 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from gpurel.errors import ConfigError, GpurelError
 from gpurel.units import format_duration, parse_duration
+
+if TYPE_CHECKING:
+    from gpurel.analysis.summary import Settings
 
 CONFIG_FILE = "gpurel.toml"
 ENV_PREFIX = "GPUREL_"
@@ -207,10 +210,20 @@ SETTINGS: tuple[Setting, ...] = (
     _s("goodput.tolerance", "--tolerance", DURATION, 60.0,
        "A job ending this close to a requeue's start on a shared node was preempted for it.",
        ASSUMED),
-    _s("goodput.crash_loop_min", "--crash-loop-min", COUNT, 5,
+    _s("goodput.crash_loop_min", "--crash-loops", COUNT, 5,
        "Requeues of one job that make a crash loop.", ASSUMED),
 )  # fmt: skip
 BY_KEY: Mapping[str, Setting] = {s.key: s for s in SETTINGS}
+
+
+def group(prefix: str) -> tuple[str, ...]:
+    """The keys of one table of settings (``lemons``), in declaration order."""
+    return tuple(s.key for s in SETTINGS if s.key.startswith(prefix + "."))
+
+
+ATTRIBUTION = group("attribution")
+CHECKPOINTING = group("checkpointing")
+ANALYSIS = tuple(BY_KEY)  # everything an analysis (analyze, report) uses
 
 
 @dataclass(frozen=True)
@@ -287,6 +300,52 @@ def _toml_text(value: Any) -> str:
 def shown(key: str, value: Any) -> str:
     """A value as people read it (``not set`` for none)."""
     return "not set" if value is None else BY_KEY[key].kind.show(value)
+
+
+def analysis_settings(
+    values: Values, cluster: str | None = None, taxonomy: Path | None = None
+) -> Settings:
+    """The analysis' Settings: each setting a command was given, the others at their default."""
+    from gpurel.analysis.attribution import AttributionWindow
+    from gpurel.analysis.goodput import GoodputRules
+    from gpurel.analysis.lemons import LemonSettings
+    from gpurel.analysis.runs import Checkpointing, RunRules
+    from gpurel.analysis.summary import Settings
+    from gpurel.models.lemon_rule import LemonRule
+
+    def get(key: str) -> Any:
+        return values.values.get(key, BY_KEY[key].default)
+
+    return Settings(
+        window=AttributionWindow(int(get("attribution.before")), int(get("attribution.after"))),
+        rf_min_gpus=get("rates.rf_min_gpus"),
+        merge_gap_s=int(get("rates.merge_gap")),
+        top_nodes=get("report.top_nodes"),
+        cluster=cluster,
+        gpus_per_node=get("rates.gpus_per_node"),
+        projection_gpus=get("rates.projection_gpus"),
+        taxonomy_file=str(taxonomy) if taxonomy else None,
+        run_rules=RunRules(int(get("runs.gap")), get("runs.min_hours"), get("runs.qos")),
+        checkpointing=Checkpointing(
+            get("checkpointing.ckpt"), get("checkpointing.restart"), get("checkpointing.write")
+        ),
+        lemon=LemonSettings(
+            window_s=int(get("lemons.window")),
+            as_of=get("lemons.as_of"),
+            merge_gap_s=int(get("lemons.merge_gap")),
+            min_single_jobs=get("lemons.min_single_jobs"),
+            rule=LemonRule(
+                get("lemons.method"),
+                get("lemons.percentile"),
+                get("lemons.z"),
+                get("lemons.min_signals"),
+                get("lemons.cap"),
+            ),
+        ),
+        goodput_rules=GoodputRules(int(get("goodput.tolerance")), get("goodput.crash_loop_min")),
+        design_write_s=get("ettr.design_write"),
+        reference_rf=get("ettr.reference_rf"),
+    )
 
 
 ConfigOption = Annotated[

@@ -37,8 +37,6 @@ RUN_ETTR_VARIANTS = (
     ("ettr_infra", "infrastructure only", "infra_interruptions"),
     ("ettr_scheduler", "preemptions and requeues only", "scheduler_interruptions"),
 )
-PAPER_RF = 6.5  # failures per 1000 node-days: RSC-1, the paper's reference rate
-ILLUSTRATIVE_WRITE_S = 30.0  # w_cp of the design space when the analysis assumes none
 DESIGN_MINUTES = (0.5, 1440.0)  # checkpoint intervals of the design space
 DESIGN_POINTS = 160  # grid points per axis
 DESIGN_TABLE_MINUTES = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0)
@@ -214,15 +212,17 @@ def design_space(a: Analysis) -> DesignSpace:
     (else an illustrative one): a zero w_cp puts the optimal interval at 0."""
     rf, c = a.projection_rf, a.settings.checkpointing
     if isinstance(rf, Absent):
-        rate = PAPER_RF / 1000
+        reference = a.settings.reference_rf
+        rate = reference / 1000
         rate_note = (
-            f"r_f = {PAPER_RF} per 1000 node-days, the paper's RSC-1 rate: this cluster's r_f "
-            f"is not measurable ({rf.reason})"
+            f"the reference r_f = {number(reference)} per 1000 node-days (setting "
+            f"ettr.reference_rf; the paper's RSC-1: 6.5): this cluster's r_f is not measurable "
+            f"({rf.reason})"
         )
     else:
         rate = rf.per_node_day
         rate_note = f"the measured r_f = {number(rf.per_1000_node_days)} per 1000 node-days"
-    write = c.write_s if c.write_s > 0 else ILLUSTRATIVE_WRITE_S
+    write = c.write_s if c.write_s > 0 else a.settings.design_write_s
     return DesignSpace(rate, rate_note, c.restart_s, write, c.write_s > 0, a.settings.gpus_per_node)
 
 
