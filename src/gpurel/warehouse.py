@@ -180,15 +180,16 @@ class Warehouse:
             return cls(engines.connect_url(target, read_only=read_only), read_only=read_only)
         path = Path(target) if target is not None else default_path()
         name = engines.choose(engine)
-        if read_only and not path.exists():
-            raise NoWarehouse(path)
-        if is_parquet_dir(path):
-            created = _missing(path)  # made by the first write
-            return cls(engines.connect(name), parquet=path, read_only=read_only, created=created)
-        if name != "duckdb":
+        parquet = is_parquet_dir(path)
+        if not parquet and name != "duckdb":
             raise ConfigError(
                 f"{path}: a DuckDB file needs the duckdb engine; {name} reads Parquet warehouses"
             )
+        if read_only and not path.exists():
+            raise NoWarehouse(path)
+        if parquet:
+            created = _missing(path)  # made by the first write
+            return cls(engines.connect(name), parquet=path, read_only=read_only, created=created)
         return cls._duckdb_file(path, read_only)
 
     @classmethod
