@@ -15,9 +15,13 @@ from gpurel.cli.common import (
     EngineOption,
     TaxonomyOption,
     WarehouseOption,
+    bad_option,
+    checked_engine,
+    checked_tz,
     console,
     err_console,
     fail,
+    failure,
     open_warehouse,
     seconds,
 )
@@ -43,7 +47,7 @@ _AGO = re.compile(r"^\s*\d+(\.\d+)?\s*[smhdw]\s*$", re.IGNORECASE)
 def _whole_seconds(text: str, option: str) -> int:
     whole = int(seconds(text, option))
     if whole < 1:
-        raise fail(f"{option}: must be at least 1 s, got {text!r}")
+        raise bad_option(f"{option}: must be at least 1 s, got {text!r}")
     return whole
 
 
@@ -57,13 +61,15 @@ def _moment(text: str, tz: str | None, option: str) -> datetime:
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError as exc:
-        raise fail(f"{option}: not 'now', a duration ago (7d) or an ISO date: {text!r}") from exc
+        raise bad_option(
+            f"{option}: not 'now', a duration ago (7d) or an ISO date: {text!r}"
+        ) from exc
     if value.tzinfo is not None:
         return value.astimezone(UTC)
     try:
         return localize(value, zone(tz))
     except GpurelError as exc:
-        raise fail(f"{option}: {exc}") from exc
+        raise bad_option(f"{option}: {exc}") from exc
 
 
 def _print_chunk(done: ChunkDone) -> None:
@@ -169,8 +175,9 @@ def slurm(
 ) -> None:
     """Collect accounting (sacct) and node events (sacctmgr) window by window, and new lines
     of health and kernel logs. Interrupt or rerun at any time: nothing is stored twice."""
+    checked_engine(engine)
     window = Window(
-        until=_moment(until, tz, "--until"),
+        until=_moment(until, checked_tz(tz), "--until"),
         since=None if since is None else _moment(since, tz, "--since"),
         chunk_s=_whole_seconds(chunk, "--chunk"),
         overlap_s=_whole_seconds(overlap, "--overlap"),
@@ -183,7 +190,7 @@ def slurm(
         name = cluster or local_cluster(timeout_s)
         options = ReadOptions(cluster=name, tz=tz, taxonomy=taxonomy_data.load(taxonomy))
     except GpurelError as exc:
-        raise fail(str(exc)) from exc
+        raise failure(exc) from exc
     client = SlurmClient(name, policy, on_retry=_print_retry, timeout_s=timeout_s)
     with open_warehouse(warehouse, engine, write=True) as store:
         outcomes = collect_logs(store, logs, options)

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from gpurel.engines import ENV_VAR as ENGINE_ENV_VAR
-from gpurel.errors import GpurelError
+from gpurel.errors import ConfigError, GpurelError
 from gpurel.units import parse_duration
 from gpurel.warehouse import ENV_VAR, NoWarehouse, Warehouse
 
@@ -81,6 +81,9 @@ RfMinGpusOption = Annotated[
 NO_WAREHOUSE_EXIT = 2  # a read command pointed at a warehouse that does not exist
 
 
+USAGE_EXIT = 2  # a bad option, setting or config entry: nothing was done
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print an error for people and return the Exit to raise.
 
@@ -88,6 +91,38 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     """
     err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def failure(exc: GpurelError) -> typer.Exit:
+    """``fail`` for a gpurel error: exit 2 for a bad option or setting, else 1."""
+    return fail(str(exc), USAGE_EXIT if isinstance(exc, ConfigError) else 1)
+
+
+def bad_option(message: str) -> typer.Exit:
+    """``fail`` for an option value that cannot be used (exit 2)."""
+    return fail(message, USAGE_EXIT)
+
+
+def checked_tz(tz: str | None) -> str | None:
+    """``--tz`` when it is an IANA name or a fixed offset, else a clean exit 2."""
+    from gpurel.sources.slurm_values import resolve_zone
+
+    try:
+        resolve_zone(tz)
+    except ConfigError as exc:
+        raise bad_option(f"--tz: {exc}") from exc
+    return tz
+
+
+def checked_engine(engine: str | None) -> str | None:
+    """``--engine`` when gpurel knows it, else a clean exit 2 (also where it goes unused)."""
+    from gpurel.engines import choose
+
+    try:
+        choose(engine)
+    except ConfigError as exc:
+        raise bad_option(f"--engine: {exc}") from exc
+    return engine
 
 
 @contextmanager
@@ -106,13 +141,13 @@ def open_warehouse(
     except NoWarehouse as exc:
         raise fail(str(exc), code=NO_WAREHOUSE_EXIT) from exc
     except GpurelError as exc:
-        raise fail(str(exc)) from exc
+        raise failure(exc) from exc
     try:
         if write:
             warehouse.claim()
         yield warehouse
     except GpurelError as exc:
-        raise fail(str(exc)) from exc
+        raise failure(exc) from exc
     finally:
         warehouse.close()
 
@@ -122,7 +157,7 @@ def seconds(text: str, option: str) -> float:
     try:
         return parse_duration(text)
     except GpurelError as exc:
-        raise fail(f"{option}: {exc}") from exc
+        raise bad_option(f"{option}: {exc}") from exc
 
 
 def iso_time(text: str | None, option: str) -> datetime | None:
@@ -132,7 +167,7 @@ def iso_time(text: str | None, option: str) -> datetime | None:
     try:
         value = datetime.fromisoformat(text)
     except ValueError as exc:
-        raise fail(f"{option}: not an ISO date/time: {text!r}") from exc
+        raise bad_option(f"{option}: not an ISO date/time: {text!r}") from exc
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
@@ -147,7 +182,7 @@ def parse_int_list(text: str, option: str) -> list[int]:
     try:
         values = [int(part) for part in text.replace(" ", "").split(",") if part]
     except ValueError as exc:
-        raise fail(f"{option}: expected comma-separated whole numbers, got {text!r}") from exc
+        raise bad_option(f"{option}: expected comma-separated whole numbers, got {text!r}") from exc
     if not values or any(v <= 0 for v in values):
-        raise fail(f"{option}: expected positive whole numbers, got {text!r}")
+        raise bad_option(f"{option}: expected positive whole numbers, got {text!r}")
     return values

@@ -18,7 +18,7 @@ from rich.markup import escape
 
 from gpurel import demo as example_week
 from gpurel.analysis.summary import analyze
-from gpurel.cli.common import console, err_console, fail, open_warehouse
+from gpurel.cli.common import console, err_console, fail, failure, open_warehouse
 from gpurel.cli.render import render
 from gpurel.errors import GpurelError
 from gpurel.ingest import FileOutcome, ingest
@@ -110,7 +110,7 @@ def demo(
         warehouse = target / "gpurel.duckdb"
         outcomes = example_week.run(warehouse) if week else _simulated(target, days, seed)
     except GpurelError as exc:
-        raise fail(str(exc)) from exc
+        raise failure(exc) from exc
     except OSError as exc:
         raise fail(f"{directory}: cannot write the demo: {exc}") from exc
     _print(outcomes)

@@ -8,7 +8,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from gpurel.cli.common import console, fail, parse_int_list, seconds
+from gpurel.cli.common import bad_option, console, failure, parse_int_list, seconds
 from gpurel.cli.render import cell
 from gpurel.cli.settings import Values, uses
 from gpurel.errors import GpurelError
@@ -36,7 +36,7 @@ def _scenario(
     gpus: str, rf: float, ckpt: str, queue: str, length: float, settings: Values
 ) -> Scenario:
     if rf < 0:
-        raise fail("--rf must not be negative (failures per 1000 node-days)", code=2)
+        raise bad_option("--rf must not be negative (failures per 1000 node-days)")
     return Scenario(
         gpus=np.asarray(parse_int_list(gpus, "--gpus")),
         rf=rf / 1000,
@@ -143,9 +143,9 @@ def ettr(
 ) -> None:
     """Expected ETTR at N GPUs (closed forms, Monte Carlo), or what reaching --target needs."""
     if queue_dist not in ("fixed", "exponential"):
-        raise fail("--queue-dist: fixed or exponential")
+        raise bad_option(f"--queue-dist: fixed or exponential, not {queue_dist!r}")
     if solve_for not in UNKNOWNS:
-        raise fail(f"--solve: one of {', '.join(UNKNOWNS)}")
+        raise bad_option(f"--solve: one of {', '.join(UNKNOWNS)}, not {solve_for!r}")
     run_length = seconds(length or MC_LENGTH, "--length") if (length or mc) else np.inf
     s = _scenario(gpus, rf, ckpt, queue, run_length, settings)
     try:
@@ -155,4 +155,4 @@ def ettr(
         dist = cast(QueueDist, queue_dist)
         _print_expected(s, simulate(s, runs, seed, weibull, dist) if mc else None)
     except GpurelError as exc:
-        raise fail(str(exc)) from exc
+        raise failure(exc) from exc

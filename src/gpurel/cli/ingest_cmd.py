@@ -17,12 +17,16 @@ from gpurel.cli.common import (
     JsonOption,
     TaxonomyOption,
     WarehouseOption,
+    bad_option,
+    checked_tz,
     console,
     err_console,
     fail,
+    failure,
     iso_time,
     open_warehouse,
 )
+from gpurel.cli.settings import Values, uses
 from gpurel.errors import GpurelError
 from gpurel.ingest import FileOutcome, ingest_file, readers
 from gpurel.sources.base import ReadOptions
@@ -32,6 +36,7 @@ from gpurel.sources.job_traces import DIRLAB_FIELDS, NODE_COLUMNS, POD_COLUMNS
 ACCOUNTING = ("lines", "stored", "merged", "rejected", "skipped")
 
 
+@uses("rates.gpus_per_node")
 def ingest(
     files: Annotated[list[Path], typer.Argument(help="Input files (sacct, events, traces).")],
     fmt: Annotated[
@@ -72,19 +77,23 @@ def ingest(
             "a column of another name; repeatable.",
         ),
     ] = None,
-    gpus_per_node: Annotated[int, typer.Option(help="GPUs per node in inventories.")] = 8,
     taxonomy: TaxonomyOption = None,
     warehouse: WarehouseOption = None,
     engine: EngineOption = None,
     as_json: JsonOption = False,
+    *,
+    settings: Values,
 ) -> None:
     """Read scheduler accounting, node events and traces into the warehouse (safe to rerun)."""
     if fmt != "auto" and fmt not in readers():
-        raise fail(f"--format: unknown format {fmt!r}; known: auto, {', '.join(readers())}")
+        raise bad_option(f"--format: unknown format {fmt!r}; known: auto, {', '.join(readers())}")
+    if delimiter is not None and len(delimiter) != 1:
+        raise bad_option(f"--delimiter: one character, not {delimiter!r}")
+    checked_tz(tz)
     try:
         classes = taxonomy_data.load(taxonomy)
     except GpurelError as exc:
-        raise fail(str(exc)) from exc
+        raise failure(exc) from exc
     options = ReadOptions(
         cluster=cluster,
         tz=tz,
@@ -95,7 +104,7 @@ def ingest(
         trace_start=iso_time(trace_start, "--trace-start"),
         year=year,
         field_map=_field_map(field_map or []),
-        gpus_per_node=gpus_per_node,
+        gpus_per_node=settings["rates.gpus_per_node"],
         taxonomy=classes,
     )
     outcomes: list[FileOutcome] = []
@@ -130,10 +139,10 @@ def _field_map(pairs: list[str]) -> tuple[tuple[str, str], ...]:
         field, sep, column = pair.partition("=")
         field = field.strip().lower()
         if not sep or not field or not column.strip():
-            raise fail(f"--map: expected FIELD=COLUMN, got {pair!r}", code=2)
+            raise bad_option(f"--map: expected FIELD=COLUMN, got {pair!r}")
         if field not in known:
             fields = ", ".join(sorted(known))
-            raise fail(f"--map: no reader has a field {field!r}; fields: {fields}", code=2)
+            raise bad_option(f"--map: no reader has a field {field!r}; fields: {fields}")
         found.append((field, column.strip()))
     return tuple(found)
 

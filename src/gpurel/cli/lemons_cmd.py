@@ -26,7 +26,7 @@ from gpurel.cli.common import (
     WarehouseOption,
     console,
     err_console,
-    fail,
+    failure,
     open_warehouse,
     seconds,
 )
@@ -226,7 +226,7 @@ def lemons_command(
     try:
         read = _tickets(tickets)
     except GpurelError as exc:
-        raise fail(str(exc)) from exc
+        raise failure(exc) from exc
     with open_warehouse(warehouse, engine, write=False) as store:
         inputs = lemon_inputs(store, chosen, None if read is None else read.tickets)
         found = lemons.find_lemons(inputs, chosen.lemon)

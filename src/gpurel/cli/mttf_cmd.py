@@ -11,6 +11,7 @@ from gpurel.absent import Absent
 from gpurel.cli.common import (
     EngineOption,
     WarehouseOption,
+    checked_engine,
     console,
     fail,
     open_warehouse,
@@ -56,6 +57,7 @@ def mttf(
     from gpurel.models.failure_model import projected_mttf_hours
 
     sizes = parse_int_list(gpus, "--gpus")
+    checked_engine(engine)
     gpus_per_node = settings["rates.gpus_per_node"]
     if rf is None:
         rf = _warehouse_rf(warehouse, engine, analysis_settings(settings, cluster))

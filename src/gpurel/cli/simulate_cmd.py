@@ -17,7 +17,7 @@ from gpurel.cli.common import (
     JsonOption,
     WarehouseOption,
     console,
-    fail,
+    failure,
     open_warehouse,
 )
 from gpurel.errors import GpurelError
@@ -165,7 +165,7 @@ def simulate_command(
         config = _config(preset_name, days, scale, sets or [])
         variant = with_overrides(config, parse_assignments(compare)) if compare else None
     except GpurelError as exc:
-        raise fail(str(exc)) from exc
+        raise failure(exc) from exc
     rows: list[Row] = []
     found: list[Recovery] = []
     try:
@@ -180,7 +180,7 @@ def simulate_command(
                 figures = headline(analyze(store), store)
         _write_files(result, sacct, gcm, tz)
     except GpurelError as exc:
-        raise fail(str(exc)) from exc
+        raise failure(exc) from exc
     doc: dict[str, object] = {"config": dataclasses.asdict(config), "seed": seed}
     doc |= {"stats": result.stats, "headline": figures}
     if check:
