@@ -355,15 +355,17 @@ class Engine:
             journal.status[j] = DONE
             run = journal.run[j]
             if run >= 0 and cause in (codes.C_USER, codes.C_FAULT):
-                self.maybe_resubmit(run)
+                self.maybe_resubmit(run, cause == codes.C_FAULT)
             elif run >= 0:
                 self.run_gpus -= gpus  # the run is over
         self.want_schedule()
 
-    def maybe_resubmit(self, r: int) -> None:
-        """A run that crashed by itself is resubmitted under a new job id, or abandoned."""
+    def maybe_resubmit(self, r: int, crashed_on_fault: bool) -> None:
+        """A run that crashed is resubmitted under a new job id, or abandoned: a crash on a
+        fault (an NCCL timeout, a lost GPU: not the user's bug) always, a crash of its own
+        code with ``run_resubmit_prob``."""
         config = self.config
-        if self.rng.random() < config.run_resubmit_prob:
+        if crashed_on_fault or self.rng.random() < config.run_resubmit_prob:
             delay = int(config.run_resubmit_delay * self.rng.lognormvariate(0.0, 1.0)) + 1
             self.push(self.now + delay, RESUBMIT, r)
         else:
