@@ -10,15 +10,17 @@ configuration (``spark-defaults.conf``, ``spark-submit``) names a master — and
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import ibis
-
+from gpurel import env_names
 from gpurel.errors import ConfigError, GpurelError
+
+if TYPE_CHECKING:
+    import ibis
 
 ENGINES = ("duckdb", "spark")
 DEFAULT_ENGINE = "duckdb"
-ENV_VAR = "GPUREL_ENGINE"
+ENV_VAR = env_names.ENGINE
 
 
 def choose(engine: str | None) -> str:
@@ -52,6 +54,8 @@ def spark_session() -> Any:
 
 def connect(engine: str) -> ibis.BaseBackend:
     """An empty session of ``engine``: in-memory DuckDB, or PySpark on ``spark_session``."""
+    import ibis  # the engine's own modules: only when a warehouse is opened
+
     if choose(engine) == "spark":
         return ibis.pyspark.connect(spark_session())
     return ibis.duckdb.connect()
@@ -60,6 +64,8 @@ def connect(engine: str) -> ibis.BaseBackend:
 def connect_url(url: str, *, read_only: bool = False) -> ibis.BaseBackend:
     """The Ibis backend a connection URL names; ``read_only`` opens a DuckDB file read-only
     (other engines' permissions are their own)."""
+    import ibis
+
     options = {"read_only": True} if read_only and url.startswith("duckdb:") else {}
     try:
         return ibis.connect(url, **options)

@@ -42,11 +42,11 @@ import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gpurel import engines, parquet_store, schema
+from gpurel import engines, env_names, parquet_store, schema
 from gpurel.errors import ConfigError, GpurelError
 
 DEFAULT_PATH = "gpurel.duckdb"
-ENV_VAR = "GPUREL_WAREHOUSE"
+ENV_VAR = env_names.WAREHOUSE
 DUCKDB_SUFFIXES = (".duckdb", ".db", ".ddb")
 KEY = "_key"
 NUMBERED_JOBS = "jobs with attempt"  # the engine's cache of ``Warehouse.jobs()``

@@ -6,10 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import typer.main
 
 from conftest import run_gpurel
-from gpurel.cli.app import app
+from gpurel.cli.app import COMMANDS, load
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "events" / "events.csv"
 
@@ -39,9 +38,8 @@ NEEDS = {
 
 def _cases() -> list[tuple[str, str, bool]]:
     cases = []
-    group = typer.main.get_command(app)
-    commands = {name: cmd for name, cmd in group.commands.items()}  # type: ignore[attr-defined]
-    commands |= {f"collect {n}": c for n, c in commands.pop("collect").commands.items()}
+    commands = {name: load(name) for name in COMMANDS}
+    commands |= {f"collect {n}": c for n, c in commands.pop("collect").commands.items()}  # type: ignore[attr-defined]
     for name, command in sorted(commands.items()):
         flags = [p.opts[0] for p in command.params if p.param_type_name == "option"]
         cases += [(name, flag, "--warehouse" in flags) for flag in flags if flag in BAD]

@@ -309,5 +309,5 @@ def test_command_solves_for_a_target() -> None:
 )
 def test_command_fails_cleanly(args: tuple[str, ...]) -> None:
     result = gpurel("ettr", "--gpus", "1024", "--rf", "6.5", *args)
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a value the command cannot use
     assert "error:" in result.output or "error:" in (result.stderr or "")

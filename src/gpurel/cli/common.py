@@ -8,16 +8,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from gpurel.engines import ENV_VAR as ENGINE_ENV_VAR
+from gpurel.env_names import ENGINE as ENGINE_ENV_VAR
+from gpurel.env_names import WAREHOUSE as ENV_VAR
 from gpurel.errors import ConfigError, GpurelError
 from gpurel.units import parse_duration
-from gpurel.warehouse import ENV_VAR, NoWarehouse, Warehouse
+
+if TYPE_CHECKING:
+    from gpurel.warehouse import Warehouse
 
 console = Console()
 err_console = Console(stderr=True)
@@ -136,6 +139,8 @@ def open_warehouse(
     writer lock at once, so a second writer stops before reading its input. ``None`` opens
     for writing and locks a Parquet directory at the first write.
     """
+    from gpurel.warehouse import NoWarehouse, Warehouse
+
     try:
         warehouse = Warehouse.open(path, engine, read_only=write is False)
     except NoWarehouse as exc:

@@ -13,8 +13,10 @@ from gpurel.cli.settings import BY_KEY, SETTINGS, Values, shown, uses
 
 @uses(*BY_KEY)
 def config(as_json: JsonOption = False, *, settings: Values) -> None:
-    """Print every analysis setting: its value, where it came from (flag, GPUREL_* variable,
-    gpurel.toml or default), its flag and its source."""
+    """Print every analysis setting, its value and where it came from.
+
+    Where: its flag, its GPUREL_* variable, gpurel.toml or its default; with its flag and the
+    source of its default (the paper, or an assumption)."""
     rows = [
         {
             "key": s.key,

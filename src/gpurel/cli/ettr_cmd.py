@@ -9,9 +9,9 @@ import typer
 from rich.table import Table
 
 from gpurel.cli.common import bad_option, console, failure, parse_int_list, seconds
-from gpurel.cli.render import cell
 from gpurel.cli.settings import Values, uses
 from gpurel.errors import GpurelError
+from gpurel.formatting import cell
 from gpurel.models.ettr import UNKNOWNS, Scenario, Unknown, expected, solve
 from gpurel.models.ettr_montecarlo import MonteCarloResult, QueueDist, simulate
 from gpurel.models.failure_model import nodes_for

@@ -36,7 +36,6 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import brentq
 
 from gpurel.errors import ConfigError
 from gpurel.models.failure_model import nodes_for
@@ -262,6 +261,8 @@ def _solve_closed(target: Array, s: Scenario, unknown: Unknown) -> Array:
 
 def _bracket_root(f: Callable[[float], float]) -> float:
     """The root of a decreasing ``f`` on [0, ∞), NaN when f(0) < 0 (target unreachable)."""
+    from scipy.optimize import brentq  # only the solver needs scipy
+
     if f(0.0) < 0:
         return float("nan")
     hi = 1.0

@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import gamma
-from scipy.stats import norm
 
 from gpurel.errors import ConfigError
 from gpurel.models.ettr import Array, Scenario, split_length
@@ -107,6 +106,8 @@ def _draw_failure(rng: np.random.Generator, runs: _Runs, weibull: bool) -> Array
     with np.errstate(divide="ignore"):
         if not weibull:
             return rng.standard_exponential(runs.lam.size) / runs.lam
+        from scipy.special import gamma  # Weibull runs only
+
         scale = 1 / (runs.lam * gamma(1 + 1 / runs.shape))  # Weibull with mean 1/λ
         return rng.weibull(runs.shape) * scale
 
@@ -233,7 +234,7 @@ def _summarize(
     n = ettr.shape[1]
     mean = ettr.mean(axis=1)
     std = ettr.std(axis=1, ddof=1) if n > 1 else np.full(mean.shape, math.nan)
-    half = float(norm.ppf(0.5 + conf / 2)) * std / math.sqrt(n)
+    half = NormalDist().inv_cdf(0.5 + conf / 2) * std / math.sqrt(n)
     return MonteCarloResult(
         mean=mean.reshape(shape),
         lo=(mean - half).reshape(shape),

@@ -11,7 +11,6 @@ import math
 
 import numpy as np
 import numpy.typing as npt
-from scipy.stats import chi2
 
 HOURS_PER_DAY = 24.0
 
@@ -25,6 +24,8 @@ def poisson_interval(k: int, exposure: float, conf: float = 0.95) -> tuple[float
         raise ValueError(f"need k >= 0 and exposure >= 0, got k={k}, exposure={exposure}")
     if exposure == 0:
         return math.nan, math.nan, math.nan
+    from scipy.stats import chi2  # scipy.stats takes a second to import: only when needed
+
     alpha = 1.0 - conf
     lo = chi2.ppf(alpha / 2, 2 * k) / 2 if k > 0 else 0.0
     hi = chi2.ppf(1 - alpha / 2, 2 * k + 2) / 2
