@@ -28,7 +28,7 @@ CHUNK = "30s"
 COLLECT_TZ = "Asia/Kolkata"  # the collector's zone: times must not depend on it
 
 
-def _gpurel() -> list[str]:
+def gpurel_command() -> list[str]:
     script = Path(sys.executable).with_name("gpurel")
     if script.exists():
         return [str(script)]
@@ -93,7 +93,7 @@ def ran(lab: SlurmLab, tmp_path_factory: pytest.TempPathFactory) -> Ran:
 def collector(lab: SlurmLab, warehouse: Path, *args: str) -> tuple[list[str], dict[str, str]]:
     """Command and environment of ``gpurel collect slurm`` against the lab, run in another
     time zone than UTC."""
-    command = [*_gpurel(), "collect", "slurm", "--warehouse", str(warehouse), *args]
+    command = [*gpurel_command(), "collect", "slurm", "--warehouse", str(warehouse), *args]
     return command, {**lab.env, "TZ": COLLECT_TZ, "COLUMNS": "200"}
 
 

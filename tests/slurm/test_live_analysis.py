@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -12,7 +14,7 @@ import pytest
 from slurmlab import SlurmLab
 from slurmlab_files import PREEMPT_EXEMPT_S
 
-from conftest import Ran, collect, contents, window_args
+from conftest import Ran, collect, contents, gpurel_command, window_args
 from gpurel.analysis.summary import Analysis, analyze
 from gpurel.warehouse import Warehouse
 
@@ -166,3 +168,48 @@ def test_collecting_again_changes_nothing(lab: SlurmLab, clean: Path, ran: Ran) 
     done = collect(lab, clean, *window_args(ran))
     assert done.returncode == 0, done.stderr
     assert contents(clean) == before
+
+
+GPUREL_TOML = """
+[attribution]
+before = "20s"  # health checks every 3 s: a failing check is seconds from the job's end
+after = "5s"
+
+[rates]
+merge_gap = "30s"
+
+[lemons]
+window = "1h"
+merge_gap = "30s"
+"""
+
+
+def test_one_config_file_for_a_cluster_checked_every_few_seconds(
+    clean: Path, ran: Ran, tmp_path: Path
+) -> None:
+    """Every command honours gpurel.toml in the working directory: a window of seconds."""
+    (tmp_path / "gpurel.toml").write_text(GPUREL_TOML)
+    copy = tmp_path / "w.duckdb"
+    shutil.copy2(clean, copy)
+
+    def gpurel(*args: str) -> Any:
+        done = subprocess.run(
+            [*gpurel_command(), *args, "--warehouse", str(copy)],
+            cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    doc = gpurel("analyze", "--json")
+    assert doc["settings"]["window"] == {"before_s": 20, "after_s": 5}
+    assert doc["settings"]["merge_gap_s"] == 30
+    assert doc["settings"]["lemon"]["window_s"] == 3600
+    attributed = {
+        (row["job_id"], row["category"])
+        for row in doc["largest_failures"]
+        if row["category"] not in ("unattributed", "none")
+    }
+    for role, category in (("ib", "ib_link"), ("lemon1", "gpu_memory"), ("large", "pcie")):
+        assert (ran.job(role), category) in attributed
+    assert gpurel("lemons", "--json")["settings"]["window_s"] == 3600
+    assert gpurel("runs", "--json")["run_rules"]["gap_s"] == 3600
