@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from gpurel.errors import GpurelError
-from gpurel.sources.base import ReadOptions
+from gpurel.sources.base import ReadOptions, ReadResult
 
 
 def texts_of(fragments: list[str]) -> st.SearchStrategy[str]:
@@ -22,9 +22,13 @@ def texts_of(fragments: list[str]) -> st.SearchStrategy[str]:
 def read_quietly(
     read: Callable[[Path, ReadOptions], Any], text: str, options: ReadOptions, name: str
 ) -> None:
-    """Write ``text`` to a file ``name`` and read it: only gpurel's own errors may escape."""
+    """Write ``text`` to a file ``name`` and read it: only gpurel's own errors may escape, and
+    what is read accounts for every line (records + rejects + skipped = lines + expanded)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / name
         path.write_text(text, "utf-8", errors="surrogatepass")
         with contextlib.suppress(GpurelError):
-            read(path, options)
+            result = read(path, options)
+            if isinstance(result, ReadResult):
+                found = result.records + result.rejects.num_rows + result.skipped
+                assert found == result.lines + result.expanded, (found, result.lines, text)

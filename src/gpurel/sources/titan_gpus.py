@@ -38,7 +38,6 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -84,16 +83,17 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
     sink = RejectSink(str(path))
     data = read_bytes(path)
     lines = _row_lines(data)
-    physical = data.count(b"\n") + (not data.endswith(b"\n"))
-    # skipped: blank lines, the header, and stints that ended without a failure (inventory)
-    count = LineCount(total=physical, skipped=physical - len(lines) + 1)
     invalid: list[tuple[int, str]] = []
     table = _table(path, data, invalid)
+    # counted as CSV rows (a quoted value may span lines); skipped: blank lines, the header,
+    # and stints that ended without a failure (inventory only)
+    blank = data.count(b"\n") + (not data.endswith(b"\n")) - len(lines)
+    count = LineCount(total=blank + 1 + table.num_rows + len(invalid), skipped=blank + 1)
     for number, text in invalid:
         sink.add(_line(lines, number), None, f"expected {len(COLUMNS)} columns", text)
     skipped = {number for number, _ in invalid}
     valid_lines = [line for i, line in enumerate(lines[1:], start=2) if i not in skipped]
-    tz = zone(options.tz) or ZoneInfo(DEFAULT_TZ)
+    tz = zone(options.tz if options.tz is not None else DEFAULT_TZ)
     events: list[Event] = []
     stints: list[_Stint] = []
     columns = {name: table.column(name).to_pylist() for name in COLUMNS}
