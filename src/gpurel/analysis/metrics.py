@@ -210,7 +210,8 @@ def analysis_period(jobs: ir.Table, events: ir.Table, nodes: ir.Table | None = N
 
 def node_spans(jobs: ir.Table, events: ir.Table, nodes: ir.Table, period: Period) -> ir.Table:
     """(cluster, node, method, start, end) of node-days: the inventory's in-service spans, and
-    for clusters without inventory every node seen in jobs or events over the whole period."""
+    for clusters without inventory every node seen in jobs or events over its cluster's own
+    span of records (clusters observed in different years each count their own)."""
     start, end = ibis.literal(period.start), ibis.literal(period.end)
     inventory = nodes.select(
         "cluster",
@@ -223,8 +224,19 @@ def node_spans(jobs: ir.Table, events: ir.Table, nodes: ir.Table, period: Period
         jobs.select("cluster", node=jobs.nodes).unnest("node"),
         events.select("cluster", "node"),
     ).distinct()
-    observed = seen.anti_join(nodes.select("cluster").distinct(), "cluster").mutate(
-        method=ibis.literal("observed"), start=start, end=end
+    times = union_all(
+        jobs.select("cluster", t=jobs.start_time),
+        jobs.select("cluster", t=jobs.end_time),
+        events.select("cluster", t=events.time),
+    )
+    spans = times.group_by("cluster").aggregate(first=times.t.min(), last=times.t.max())
+    unlisted = seen.anti_join(nodes.select("cluster").distinct(), "cluster")
+    observed = unlisted.join(spans, "cluster").select(
+        "cluster",
+        "node",
+        method=ibis.literal("observed"),
+        start=spans.first.fill_null(start),
+        end=spans.last.fill_null(end),
     )
     return union_all(inventory, observed)
 
