@@ -66,7 +66,7 @@ def test_unreachable_slurmdbd_fails_clearly_then_resumes(
         done = collect(lab, path, *later, "--retries", "2", "--backoff", "0.2s")
         message = " ".join(done.stderr.split())
         assert done.returncode == UNREACHABLE_EXIT, message
-        assert "slurmdbd unreachable, giving up" in message
+        assert "no complete answer from Slurm, giving up" in message
         assert "failed 3 times" in message and "Connection refused" in message
         assert contents(path) == before
         assert resume_point(path) == resumed_from
