@@ -215,7 +215,7 @@ def test_cli_ingests_into_and_analyzes_a_parquet_warehouse(tmp_path: Path) -> No
     assert analyzed.exit_code == 0, analyzed.output
     assert json.loads(analyzed.stdout)["overview"]["job_attempts"] == 71
     wrong = runner.invoke(app, ["analyze", "-w", str(tmp_path / "w.duckdb"), "--engine", "spark"])
-    assert wrong.exit_code == 1 and "needs the duckdb engine" in " ".join(wrong.output.split())
+    assert wrong.exit_code == 2 and "needs the duckdb engine" in " ".join(wrong.output.split())
 
 
 def test_a_partition_is_merged_as_a_stream(
