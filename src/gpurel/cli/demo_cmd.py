@@ -114,12 +114,12 @@ def demo(
     except OSError as exc:
         raise fail(f"{directory}: cannot write the demo: {exc}") from exc
     _print(outcomes)
-    console.print(f"warehouse: {warehouse}\n", highlight=False)
-    with open_warehouse(warehouse) as store:
+    console.print(escape(f"warehouse: {warehouse}\n"), highlight=False)
+    with open_warehouse(warehouse, write=False) as store:
         result = analyze(store)
     render(result)
     try:
         path = build_report(result, target / "report.html")
     except OSError as exc:
         raise fail(f"cannot write the report: {exc}") from exc
-    console.print(f"\nreport: {path}", highlight=False)
+    console.print(escape(f"\nreport: {path}"), highlight=False)

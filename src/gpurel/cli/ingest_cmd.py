@@ -109,7 +109,7 @@ def ingest(
     )
     outcomes: list[FileOutcome] = []
     with (
-        open_warehouse(warehouse, engine) as store,
+        open_warehouse(warehouse, engine, write=True) as store,
         Progress(console=err_console, transient=True) as bar,
     ):
         task = bar.add_task("ingesting", total=len(files))
