@@ -103,11 +103,11 @@ RSC1_RUNS = (
     RunClass(32, 8.0, 20.0),
     RunClass(64, 4.5, 26.0),
     RunClass(128, 3.0, 28.0),
-    RunClass(256, 3.5, 40.0),
-    RunClass(512, 1.0, 52.0),
-    RunClass(1024, 0.33, 66.0),
-    RunClass(2048, 0.09, 80.0),
-    RunClass(4096, 0.05, 96.0),
+    RunClass(256, 5.1, 40.0),
+    RunClass(512, 1.45, 52.0),
+    RunClass(1024, 0.48, 66.0),
+    RunClass(2048, 0.13, 80.0),
+    RunClass(4096, 0.07, 96.0),
 )
 
 
