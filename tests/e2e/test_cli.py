@@ -130,7 +130,7 @@ def test_bad_files_do_not_stop_the_batch(tmp_path: Path, gpurel: Gpurel) -> None
 
 def test_unknown_format(tmp_path: Path, gpurel: Gpurel) -> None:
     result = gpurel("ingest", demo.files()[0], "--format", "parquet", "-w", tmp_path / "w.duckdb")
-    _clean_failure(result, 1)
+    _clean_failure(result, 2)
     assert "unknown format 'parquet'" in _flat(result.stderr)
 
 

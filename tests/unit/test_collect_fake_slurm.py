@@ -587,5 +587,5 @@ def test_command_refuses_a_bad_sacct_timeout(fake: FakeSlurm, tmp_path: Path) ->
     result = run(
         tmp_path / "w.duckdb", "--since", "2024-05-01T10:00:00Z", "--sacct-timeout", "soon"
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "--sacct-timeout: not a duration: 'soon'" in " ".join(result.output.split())

@@ -496,6 +496,6 @@ def test_lemons_command_tickets_and_errors(cluster_file: Path, tmp_path: Path) -
     assert next(s for s in doc["signals"] if s["signal"] == "tickets")["available"]
     assert doc["backtest"] is None
     late = _lemons(cluster_file, "--backtest", "--horizon", "1d", "--as-of", "2024-03-01")
-    assert late.exit_code == 1 and "no data after the as-of time" in late.stderr
+    assert late.exit_code == 2 and "no data after the as-of time" in late.stderr
     bad = _lemons(cluster_file, "--method", "vibes")
-    assert bad.exit_code == 1 and "method must be one of" in bad.stderr
+    assert bad.exit_code == 2 and "--method: 'vibes' is not one of robust_z" in bad.stderr

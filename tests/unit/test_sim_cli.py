@@ -32,5 +32,5 @@ def test_simulate_writes_warehouse_files_and_compares(tmp_path: Path) -> None:
 
 def test_simulate_rejects_bad_settings() -> None:
     result = CliRunner().invoke(app, ["simulate", "--set", "nope=1"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "unknown parameter" in result.output

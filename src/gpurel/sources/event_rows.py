@@ -139,7 +139,7 @@ def parse_result(text: str) -> str:
 def parse_xid(text: str, field: str = "xid") -> int:
     """An XID code: a non-negative integer that fits the int32 column."""
     value = text.strip()
-    if not value.isdigit() or int(value) > INT32_MAX:
+    if not (value.isascii() and value.isdigit()) or int(value) > INT32_MAX:
         raise BadValue(field, f"not an XID code: {value!r}")
     return int(value)
 

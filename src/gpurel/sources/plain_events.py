@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+import json
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import tzinfo
 from pathlib import Path
@@ -68,8 +69,11 @@ def sniff_jsonl(head: str) -> bool:
     line = first_line(head)
     if not line.startswith("{"):
         return False
-    keys = JSON_NAMES.columns(match[1] for match in _JSON_KEY.finditer(line))
-    return {"time", "node", "check"} <= set(keys)
+    try:  # the top-level keys only: a nested "name" is no check (DCGM documents have them)
+        names: Iterable[str] = json.loads(line).keys()
+    except (ValueError, AttributeError, RecursionError):  # cut short in the head: by its text
+        names = (match[1] for match in _JSON_KEY.finditer(line))
+    return {"time", "node", "check"} <= set(JSON_NAMES.columns(names))
 
 
 def read_csv(path: Path, options: ReadOptions) -> ReadResult:
