@@ -16,7 +16,6 @@ from pathlib import Path
 from types import ModuleType
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 
 from gpurel import schema
@@ -174,31 +173,44 @@ def _stored_before(outcome: FileOutcome) -> str:
 
 
 class StoredKeys:
-    """The keys one file has stored so far, as 64-bit hashes, per table.
+    """The keys one file has stored so far, as 64-bit hashes in an in-memory DuckDB, per table.
 
     A later part of a file may hold a row whose key an earlier part stored: the upsert
-    replaces it, so the earlier row counts as merged, not stored.
+    replaces it, so the earlier row counts as merged, not stored. A file of one part (most
+    files) is never hashed: the first part's keys wait until a second part comes.
     """
 
     def __init__(self) -> None:
-        self._hashes: dict[str, np.ndarray] = {}
+        self._first: dict[str, pa.Table | None] = {}  # the first part's keys until hashed
         self._con = duckdb.connect()
 
     def add(self, name: str, table: pa.Table) -> int:
         """Note ``table``'s keys; how many distinct ones were stored by an earlier part."""
-        if table.num_rows == 0:
+        keys = table.select(list(schema.KEYS[name]))
+        if name not in self._first:
+            self._first[name] = keys
             return 0
-        columns = ", ".join(f'"{column}"' for column in schema.KEYS[name])
-        part = self._con.from_arrow(table.select(list(schema.KEYS[name])))
-        found = part.query("part", f"SELECT DISTINCT hash({columns}) AS h FROM part")
-        hashes = np.sort(found.fetchnumpy()["h"])
-        before = self._hashes.get(name)
-        if before is None:
-            self._hashes[name] = hashes
-            return 0
-        again = int(np.isin(hashes, before, assume_unique=True).sum())
-        self._hashes[name] = np.union1d(before, hashes)
-        return again
+        seen = f"seen_{name}"
+        if self._first[name] is not None:
+            self._con.execute(f"CREATE TABLE {seen} (h UBIGINT)")
+            self._store(seen, self._first[name], name)
+            self._first[name] = None
+        self._con.register("part", keys)
+        hashed = f"SELECT DISTINCT hash({_columns(name)}) AS h FROM part"
+        found = self._con.execute(f"SELECT count(*) FROM ({hashed}) SEMI JOIN {seen} USING (h)")
+        (again,) = found.fetchone() or (0,)
+        self._store(seen, keys, name)
+        return int(again)
+
+    def _store(self, seen: str, keys: pa.Table, name: str) -> None:
+        self._con.register("part", keys)
+        hashed = f"SELECT DISTINCT hash({_columns(name)}) AS h FROM part"
+        self._con.execute(f"INSERT INTO {seen} SELECT h FROM ({hashed}) ANTI JOIN {seen} USING (h)")
+        self._con.unregister("part")
+
+
+def _columns(name: str) -> str:
+    return ", ".join(f'"{column}"' for column in schema.KEYS[name])
 
 
 def _inventory_of(reader: Reader, options: ReadOptions) -> inventory.Seen | None:
