@@ -16,6 +16,9 @@ from gpurel.cli.common import (
     EngineOption,
     JsonOption,
     WarehouseOption,
+    bad_option,
+    checked_engine,
+    checked_tz,
     console,
     failure,
     open_warehouse,
@@ -161,15 +164,20 @@ def simulate_command(
     engine: EngineOption = None,
 ) -> None:
     """Simulate a GPU cluster calibrated to the paper into the warehouse (tables + truth_*)."""
+    checked_tz(tz)
+    checked_engine(engine)
     try:
         config = _config(preset_name, days, scale, sets or [])
-        variant = with_overrides(config, parse_assignments(compare)) if compare else None
     except GpurelError as exc:
         raise failure(exc) from exc
+    try:
+        variant = with_overrides(config, parse_assignments(compare)) if compare else None
+    except GpurelError as exc:
+        raise bad_option(f"--compare: {exc}") from exc
     rows: list[Row] = []
     found: list[Recovery] = []
     try:
-        with open_warehouse(warehouse, engine) as store:
+        with open_warehouse(warehouse, engine, write=True) as store:
             if check:
                 checked = validate(config, seed, store)
                 result, rows, found = checked.result, checked.rows, checked.recovery
