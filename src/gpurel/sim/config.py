@@ -103,11 +103,11 @@ RSC1_RUNS = (
     RunClass(32, 8.0, 20.0),
     RunClass(64, 4.5, 26.0),
     RunClass(128, 3.0, 28.0),
-    RunClass(256, 5.1, 40.0),
-    RunClass(512, 1.45, 52.0),
-    RunClass(1024, 0.48, 66.0),
-    RunClass(2048, 0.13, 80.0),
-    RunClass(4096, 0.07, 96.0),
+    RunClass(256, 4.2, 40.0),
+    RunClass(512, 1.2, 52.0),
+    RunClass(1024, 0.40, 66.0),
+    RunClass(2048, 0.11, 80.0),
+    RunClass(4096, 0.06, 96.0),
 )
 
 
