@@ -208,10 +208,13 @@ def analysis_period(jobs: ir.Table, events: ir.Table, nodes: ir.Table | None = N
     return Period(row["start"], row["end"])
 
 
-def node_spans(jobs: ir.Table, events: ir.Table, nodes: ir.Table, period: Period) -> ir.Table:
+def node_spans(
+    jobs: ir.Table, events: ir.Table, nodes: ir.Table, period: Period, *, own_spans: bool = True
+) -> ir.Table:
     """(cluster, node, method, start, end) of node-days: the inventory's in-service spans, and
     for clusters without inventory every node seen in jobs or events over its cluster's own
-    span of records (clusters observed in different years each count their own)."""
+    span of records (clusters observed in different years each count their own), or over the
+    whole period when not ``own_spans``."""
     start, end = ibis.literal(period.start), ibis.literal(period.end)
     inventory = nodes.select(
         "cluster",
@@ -231,6 +234,8 @@ def node_spans(jobs: ir.Table, events: ir.Table, nodes: ir.Table, period: Period
     )
     spans = times.group_by("cluster").aggregate(first=times.t.min(), last=times.t.max())
     unlisted = seen.anti_join(nodes.select("cluster").distinct(), "cluster")
+    if not own_spans:
+        spans = spans.mutate(first=start, last=end)
     observed = unlisted.join(spans, "cluster").select(
         "cluster",
         "node",
@@ -261,9 +266,11 @@ def _weeks(period: Period) -> pa.Table:
 def node_days(
     jobs: ir.Table, events: ir.Table, nodes: ir.Table, period: Period | None = None
 ) -> NodeDays:
-    """Node-days in the period (default ``analysis_period``), per cluster and per ISO week."""
+    """Node-days in the period, per cluster and per ISO week. Without a period, the data's
+    (``analysis_period``) and each observed cluster over its own records; a period given is
+    the observation window of every observed cluster."""
     records = period or analysis_period(jobs, events, nodes)
-    spans = node_spans(jobs, events, nodes, records)
+    spans = node_spans(jobs, events, nodes, records, own_spans=period is None)
     period = _in_service(spans, records)
     weeks = ibis.memtable(_weeks(period))
     j = spans.join(weeks, [spans.start < weeks.w_end, spans.end > weeks.w_start])
