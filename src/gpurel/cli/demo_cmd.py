@@ -20,6 +20,7 @@ from gpurel import demo as example_week
 from gpurel.analysis.summary import analyze
 from gpurel.cli.common import console, err_console, fail, failure, open_warehouse
 from gpurel.cli.render import render
+from gpurel.cli.settings import ANALYSIS, Values, analysis_settings, uses
 from gpurel.errors import GpurelError
 from gpurel.ingest import FileOutcome, ingest
 from gpurel.report import build_report
@@ -90,6 +91,7 @@ def _print(outcomes: list[FileOutcome]) -> None:
         raise fail("the demo files could not all be read", code=2)
 
 
+@uses(*ANALYSIS)
 def demo(
     directory: Annotated[
         Path,
@@ -103,6 +105,8 @@ def demo(
     week: Annotated[
         bool, typer.Option("--week", help="The hand-made example week instead of a simulation.")
     ] = False,
+    *,
+    settings: Values,
 ) -> None:
     """Simulate a month of an RSC-1-like cluster, analyze it, write report.html."""
     try:
@@ -116,7 +120,7 @@ def demo(
     _print(outcomes)
     console.print(escape(f"warehouse: {warehouse}\n"), highlight=False)
     with open_warehouse(warehouse, write=False) as store:
-        result = analyze(store)
+        result = analyze(store, analysis_settings(settings))
     render(result)
     try:
         path = build_report(result, target / "report.html")
