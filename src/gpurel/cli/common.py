@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -106,14 +106,19 @@ def bad_option(message: str) -> typer.Exit:
     return fail(message, USAGE_EXIT)
 
 
+def _checked(option: str, check: Callable[[str | None], object], value: str | None) -> None:
+    """A clean exit 2 naming ``option`` when ``check(value)`` raises a ConfigError."""
+    try:
+        check(value)
+    except ConfigError as exc:
+        raise bad_option(f"{option}: {exc}") from exc
+
+
 def checked_tz(tz: str | None) -> str | None:
     """``--tz`` when it is an IANA name or a fixed offset, else a clean exit 2."""
     from gpurel.sources.slurm_values import resolve_zone
 
-    try:
-        resolve_zone(tz)
-    except ConfigError as exc:
-        raise bad_option(f"--tz: {exc}") from exc
+    _checked("--tz", resolve_zone, tz)
     return tz
 
 
@@ -121,10 +126,7 @@ def checked_engine(engine: str | None) -> str | None:
     """``--engine`` when gpurel knows it, else a clean exit 2 (also where it goes unused)."""
     from gpurel.engines import choose
 
-    try:
-        choose(engine)
-    except ConfigError as exc:
-        raise bad_option(f"--engine: {exc}") from exc
+    _checked("--engine", choose, engine)
     return engine
 
 
