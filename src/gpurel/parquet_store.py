@@ -151,7 +151,7 @@ def _temporary(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
-def _replace(path: Path, batches: pa.RecordBatchReader, target: pa.Schema) -> None:
+def replace_file(path: Path, batches: pa.RecordBatchReader, target: pa.Schema) -> None:
     """Write ``batches`` to ``path`` through a hidden temporary file and an atomic rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = _temporary(path)
@@ -178,7 +178,7 @@ def upsert(root: Path, name: str, rows: pa.Table, key: str) -> None:
         for partition, part_rows in _split(rows, partitions(name, rows)):
             path = table_dir(root, name) / partition / PART_FILE
             try:
-                _replace(path, _merged(con, path, part_rows, name, key), rows.schema)
+                replace_file(path, _merged(con, path, part_rows, name, key), rows.schema)
             except duckdb.Error as exc:  # e.g. out of memory, or a damaged stored file
                 reason = str(exc).strip().splitlines()[0]
                 raise GpurelError(f"{path}: cannot merge the new rows: {reason}") from exc

@@ -14,6 +14,9 @@ same file twice therefore changes nothing, and a re-read file with corrected row
 Derived tables (``materialize``) are stored in a DuckDB catalog (a temporary table when the
 file is open read-only); on other warehouses they live in the engine session (cached), for as
 long as the warehouse is open.
+Side tables (``side``, ``upsert_side``, ``replace_side``) hold what is no canonical table and
+no analysis reads: the collector's resume points, drain records, a simulation's ground truth.
+A DuckDB file keeps them in its catalog, a Parquet directory one file each under ``_side/``.
 
 Readers and writers:
 
@@ -35,12 +38,14 @@ import contextlib
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from gpurel import engines, env_names, parquet_store, schema
 from gpurel.errors import ConfigError, GpurelError
@@ -51,6 +56,7 @@ DUCKDB_SUFFIXES = (".duckdb", ".db", ".ddb")
 KEY = "_key"
 NUMBERED_JOBS = "jobs with attempt"  # the engine's cache of ``Warehouse.jobs()``
 _SEP = "\x1f"
+SIDE_DIR = "_side"  # of the side tables in a Parquet warehouse
 
 
 _DUCKDB_LOCK = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
@@ -304,6 +310,68 @@ class Warehouse:
         view = self.con.create_view(name, cached, overwrite=True)
         self._keep[name] = cached
         return _typed(view, expr.schema())
+
+    def derived(self, name: str) -> ir.Table:
+        """The derived table ``name`` made by ``materialize`` (or stored by an earlier
+        writer in a DuckDB file)."""
+        if name in self._keep:
+            return self.con.table(name)
+        if self.parquet is None and name in self.con.list_tables():
+            return self.con.table(name)
+        raise GpurelError(f"no derived table {name!r}: it is made by an analysis of this warehouse")
+
+    def _side_file(self, name: str) -> Path | None:
+        """The file of side table ``name`` in a Parquet warehouse, else None."""
+        if name in schema.TABLES:
+            raise GpurelError(f"{name!r} is a canonical table, not a side table")
+        return None if self.parquet is None else self.parquet / SIDE_DIR / f"{name}.parquet"
+
+    def has_side(self, name: str) -> bool:
+        """Whether side table ``name`` has been written."""
+        path = self._side_file(name)
+        return name in self.con.list_tables() if path is None else path.exists()
+
+    def side(self, name: str, table_schema: pa.Schema) -> ir.Table:
+        """Side table ``name`` (empty, with ``table_schema``, before its first write)."""
+        path = self._side_file(name)
+        if path is None and name in self.con.list_tables():
+            return self.con.table(name)
+        if path is not None and path.exists():
+            return ibis.memtable(pq.read_table(path, schema=table_schema))
+        return ibis.memtable(table_schema.empty_table())
+
+    def upsert_side(self, name: str, table_schema: pa.Schema, rows: pa.Table, on: str) -> None:
+        """Store ``rows`` in side table ``name``, replacing the stored rows of the same ``on``."""
+        self.claim()
+        path = self._side_file(name)
+        if path is None:
+            if name not in self.con.list_tables():
+                self.con.create_table(name, schema=ibis.schema(table_schema))
+            self.con.upsert(name, rows.cast(table_schema), on=on)
+            return
+        stored = pq.read_table(path, schema=table_schema) if path.exists() else None
+        if stored is not None:
+            rows = pa.concat_tables(
+                [stored.filter(pc.invert(pc.is_in(stored[on], rows[on]))), rows.cast(table_schema)]
+            )
+        parquet_store.replace_file(path, rows.to_reader(), table_schema)
+
+    def replace_side(self, name: str, rows: pa.Table) -> None:
+        """Replace side table ``name`` with ``rows``."""
+        self.claim()
+        path = self._side_file(name)
+        if path is None:
+            self.con.create_table(name, rows, overwrite=True)
+        else:
+            parquet_store.replace_file(path, rows.to_reader(), rows.schema)
+
+    def fetch(self, expr: ir.Table) -> pa.Table:
+        """Run ``expr`` (in-memory tables included) on this warehouse's engine."""
+        return self.con.to_pyarrow(expr)
+
+    def scalar(self, expr: ir.Scalar) -> Any:
+        """The value of scalar expression ``expr``, computed by this warehouse's engine."""
+        return self.con.execute(expr)
 
     def counts(self) -> dict[str, int]:
         """Rows per canonical table."""

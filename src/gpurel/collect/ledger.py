@@ -24,7 +24,6 @@ import pyarrow as pa
 
 from gpurel import schema
 from gpurel.collect.chunks import Chunk
-from gpurel.collect.state import read_table, upsert_rows
 from gpurel.warehouse import Warehouse
 
 TABLE = "collect_windows"
@@ -77,7 +76,7 @@ def answered(
         rows = ibis.memtable(tables.get(name, schema.empty(name)))
         meeting = rows.filter(rows.cluster == cluster, _meets(rows[first], rows[last], start, end))
         distinct = meeting.select(*schema.KEYS[name]).distinct().count()
-        counts[name] = int(warehouse.con.execute(distinct))
+        counts[name] = int(warehouse.scalar(distinct))
     return counts
 
 
@@ -95,7 +94,7 @@ def _record_row(cluster: str, chunk: Chunk, counts: dict[str, int]) -> pa.Table:
 
 def record(warehouse: Warehouse, cluster: str, chunk: Chunk, counts: dict[str, int]) -> None:
     """Keep what ``chunk`` answered (rows per table), replacing an earlier answer of it."""
-    upsert_rows(warehouse, TABLE, SCHEMA, _record_row(cluster, chunk, counts), "window")
+    warehouse.upsert_side(TABLE, SCHEMA, _record_row(cluster, chunk, counts), "window")
 
 
 def _stored(warehouse: Warehouse, cluster: str, windows: ir.Table, name: str) -> ir.Table:
@@ -112,7 +111,7 @@ def _stored(warehouse: Warehouse, cluster: str, windows: ir.Table, name: str) ->
 def short(warehouse: Warehouse, cluster: str) -> list[Short]:
     """Every recorded window of ``cluster`` whose stored rows fall below its answer, in time
     order."""
-    windows = read_table(warehouse, TABLE, SCHEMA)
+    windows = warehouse.side(TABLE, SCHEMA)
     windows = windows.filter(windows.cluster == cluster)
     held: dict[str, dict[str, tuple[int, int]]] = {}
     for name in SPANS:
@@ -121,11 +120,11 @@ def short(warehouse: Warehouse, cluster: str) -> list[Short]:
             "window", answered=windows[name], stored=stored.stored.fill_null(0)
         )
         falling = counted.filter(counted.stored < counted.answered)
-        for row in warehouse.con.to_pyarrow(falling).to_pylist():
+        for row in warehouse.fetch(falling).to_pylist():
             held.setdefault(row["window"], {})[name] = (row["stored"], row["answered"])
     if not held:
         return []
-    records = warehouse.con.to_pyarrow(windows.filter(windows.window.isin(list(held))))
+    records = warehouse.fetch(windows.filter(windows.window.isin(list(held))))
     found = [
         Short(Chunk(r["start"], r["end"], r["grid_end"]), held[r["window"]])
         for r in records.to_pylist()

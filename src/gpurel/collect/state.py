@@ -4,31 +4,20 @@ One row per stream: ``slurm:<cluster>`` holds ``resume_time``, the latest end of
 whose rows are stored; ``file:<path>`` holds where the last read of a log stopped (``file_id``
 device:inode, byte ``offset``, lines before it). A row is written only after the data it
 vouches for, so a crash leaves an older resume point and the next run reads again.
-This table is no canonical table: analyses never read it.
-
-The collector's tables live in the warehouse's engine (a DuckDB file keeps them), or, in a
-Parquet warehouse, as one file each under ``_collect/`` in its directory, replaced whole at
-each write (they hold one row per stream or window).
+This table is a side table of the warehouse (``Warehouse.side``): analyses never read it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import ibis
-import ibis.expr.types as ir
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from gpurel import parquet_store
 from gpurel.warehouse import Warehouse
 
 TABLE = "collect_state"
-PARQUET_DIR = "_collect"  # of the collector's tables in a Parquet warehouse
 SCHEMA = pa.schema(
     [
         pa.field("stream", pa.string(), nullable=False),
@@ -60,54 +49,16 @@ def file_stream(path: str) -> str:
     return f"file:{path}"
 
 
-def _parquet_file(warehouse: Warehouse, name: str) -> Path | None:
-    """The file of the collector's table ``name`` in a Parquet warehouse, else None."""
-    return (
-        None if warehouse.parquet is None else warehouse.parquet / PARQUET_DIR / f"{name}.parquet"
-    )
-
-
-def _ensure(warehouse: Warehouse, name: str, schema: pa.Schema) -> None:
-    if name not in warehouse.con.list_tables():
-        warehouse.con.create_table(name, schema=ibis.schema(schema))
-
-
-def read_table(warehouse: Warehouse, name: str, schema: pa.Schema) -> ir.Table:
-    """The collector's table ``name`` (empty, with ``schema``, before its first row)."""
-    path = _parquet_file(warehouse, name)
-    if path is None:
-        _ensure(warehouse, name, schema)
-        return warehouse.con.table(name)
-    return ibis.memtable(
-        pq.read_table(path, schema=schema) if path.exists() else schema.empty_table()
-    )
-
-
-def upsert_rows(
-    warehouse: Warehouse, name: str, schema: pa.Schema, rows: pa.Table, on: str
-) -> None:
-    """Store ``rows`` in the collector's table ``name``, replacing those of the same ``on``."""
-    path = _parquet_file(warehouse, name)
-    if path is None:
-        _ensure(warehouse, name, schema)
-        warehouse.con.upsert(name, rows, on=on)
-        return
-    warehouse.claim()
-    stored = pq.read_table(path, schema=schema) if path.exists() else schema.empty_table()
-    kept = stored.filter(pc.invert(pc.is_in(stored[on], rows[on])))
-    parquet_store._replace(path, pa.concat_tables([kept, rows]).to_reader(), schema)
-
-
 def _row(warehouse: Warehouse, stream: str) -> dict[str, Any] | None:
-    table = read_table(warehouse, TABLE, SCHEMA)
-    rows = warehouse.con.to_pyarrow(table.filter(table.stream == stream)).to_pylist()
+    table = warehouse.side(TABLE, SCHEMA)
+    rows = warehouse.fetch(table.filter(table.stream == stream)).to_pylist()
     return rows[0] if rows else None
 
 
 def _put(warehouse: Warehouse, stream: str, **values: object) -> None:
     row = {name: None for name in SCHEMA.names} | values
     row |= {"stream": stream, "updated": datetime.now(UTC)}
-    upsert_rows(warehouse, TABLE, SCHEMA, pa.Table.from_pylist([row], schema=SCHEMA), "stream")
+    warehouse.upsert_side(TABLE, SCHEMA, pa.Table.from_pylist([row], schema=SCHEMA), "stream")
 
 
 def resume_time(warehouse: Warehouse, stream: str) -> datetime | None:
