@@ -42,7 +42,7 @@ def simulated() -> Iterator[tuple[SimResult, Warehouse, Analysis]]:
 
 
 def _joined(result: SimResult, warehouse: Warehouse) -> pa.Table:
-    failures = warehouse.con.table("failures").to_pyarrow()
+    failures = warehouse.derived("failures").to_pyarrow()
     truth = result.truth["truth_jobs"].rename_columns(
         [
             f"true_{c}" if c not in ("job_id", "start_time", "end_time") else c
@@ -54,7 +54,7 @@ def _joined(result: SimResult, warehouse: Warehouse) -> pa.Table:
 
 def test_every_interrupted_attempt_has_its_truth(simulated) -> None:
     result, warehouse, _ = simulated
-    failures = warehouse.con.table("failures").count().to_pyarrow().as_py()
+    failures = warehouse.derived("failures").count().to_pyarrow().as_py()
     assert _joined(result, warehouse).num_rows == failures > 50
 
 

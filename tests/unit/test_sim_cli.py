@@ -25,7 +25,7 @@ def test_simulate_writes_warehouse_files_and_compares(tmp_path: Path) -> None:
     warehouse = Warehouse.open(store)
     try:
         assert warehouse.counts()["jobs"] > 0
-        assert "truth_faults" in warehouse.con.list_tables()
+        assert warehouse.has_side("truth_faults")
     finally:
         warehouse.close()
 

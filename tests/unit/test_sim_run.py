@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pyarrow.compute as pc
 import pytest
@@ -11,6 +12,7 @@ from gpurel import schema, taxonomy
 from gpurel.sim.config import preset
 from gpurel.sim.run import SimResult, simulate
 from gpurel.sim.truth import TRUTH
+from gpurel.warehouse import Warehouse
 
 SEED = 11
 CONFIG = dataclasses.replace(
@@ -93,3 +95,23 @@ def test_faults_and_runs_truth(result: SimResult) -> None:
         )
         if run["ettr"] is not None:
             assert 0 <= run["ettr"] <= 1
+
+
+@pytest.mark.parametrize("target", ["sim.duckdb", "sim_parquet"])
+def test_truth_tables_persist_in_a_duckdb_file_and_a_parquet_warehouse(
+    result: SimResult, tmp_path: Path, target: str
+) -> None:
+    path = tmp_path / target
+    warehouse = Warehouse.open(path)
+    try:
+        result.store(warehouse)
+    finally:
+        warehouse.close()
+    again = Warehouse.open(path, read_only=True)
+    try:
+        for name, table in result.truth.items():
+            assert again.has_side(name), name
+            stored = again.fetch(again.side(name, TRUTH[name]))
+            assert stored.num_rows == table.num_rows, name
+    finally:
+        again.close()

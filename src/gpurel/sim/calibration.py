@@ -175,7 +175,7 @@ def headline(result: Analysis, warehouse: Warehouse) -> dict[str, float]:
 
 def _infrastructure(result: Analysis, warehouse: Warehouse) -> dict[str, float]:
     """Share of attempts and of GPU time ended by an infrastructure failure."""
-    failures = warehouse.con.table("failures")  # derived by analyze (no hidden key)
+    failures = warehouse.derived("failures")  # made by analyze
     infra = failures.filter(metrics.is_infra_failure(failures))
     agg = infra.aggregate(n=infra.count(), gpu_hours=metrics.gpu_hours(infra).sum())
     row = agg.to_pyarrow().to_pylist()[0]

@@ -7,7 +7,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import ibis
 import numpy as np
 import pyarrow as pa
 
@@ -29,11 +28,12 @@ class SimResult:
     stats: dict[str, float] = field(default_factory=dict)
 
     def store(self, warehouse: Warehouse) -> None:
-        """Write the canonical tables (upsert) and replace the ``truth_*`` tables."""
+        """Write the canonical tables (upsert) and replace the ``truth_*`` side tables (kept by
+        a DuckDB file and a Parquet warehouse alike)."""
         for name, table in self.tables.items():
             warehouse.write(name, table)
         for name, table in self.truth.items():
-            warehouse.materialize(name, ibis.memtable(table))
+            warehouse.replace_side(name, table)
 
     def write_sacct(self, path: Path, tz: str = "UTC") -> None:
         """The jobs as ``sacct --parsable2`` text, local times in ``tz``."""

@@ -181,7 +181,7 @@ def measure(
     result: SimResult, analysis: Analysis, warehouse: Warehouse, no_lemons: Measured
 ) -> dict[str, Measured]:
     """Every validation and calibration figure measured on ``warehouse`` (after ``analyze``)."""
-    failures = warehouse.con.table("failures")
+    failures = warehouse.derived("failures")
     jobs: ir.Table = warehouse.jobs()
     out: dict[str, Measured] = dict(headline(analysis, warehouse))
     largest = result.config.max_job_gpus

@@ -115,7 +115,7 @@ def outcome(result: SimResult) -> Outcome:
     try:
         result.store(warehouse)
         analysis = analyze(warehouse)
-        failures = warehouse.con.table("failures")
+        failures = warehouse.derived("failures")
         rate = analysis.node_failure_rate
         return Outcome(
             rf=rate.per_1000_node_days,
