@@ -73,6 +73,12 @@ TaxonomyOption = Annotated[
 
 ClusterOption = Annotated[str | None, typer.Option(help="Only this cluster.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")]
+QuietOption = Annotated[
+    bool,
+    typer.Option(
+        "--quiet", "-q", help="Draw no progress on stderr (drawn only on a terminal anyway)."
+    ),
+]
 GpusPerNodeOption = Annotated[int, typer.Option(help="GPUs per node.")]
 BeforeOption = Annotated[str, typer.Option(help="Attribution window before the job end.")]
 AfterOption = Annotated[str, typer.Option(help="Attribution window after the job end.")]

@@ -8,13 +8,13 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import Progress
 from rich.table import Table
 
 from gpurel import taxonomy as taxonomy_data
 from gpurel.cli.common import (
     EngineOption,
     JsonOption,
+    QuietOption,
     TaxonomyOption,
     WarehouseOption,
     bad_option,
@@ -29,6 +29,7 @@ from gpurel.cli.common import (
 from gpurel.cli.settings import Values, uses
 from gpurel.errors import GpurelError
 from gpurel.ingest import FileOutcome, ingest_file, readers
+from gpurel.progress import Progress
 from gpurel.sources.base import ReadOptions
 from gpurel.sources.event_fields import EVENT_FIELDS, GCM_FIELDS
 from gpurel.sources.job_traces import DIRLAB_FIELDS, NODE_COLUMNS, POD_COLUMNS
@@ -81,6 +82,7 @@ def ingest(
     warehouse: WarehouseOption = None,
     engine: EngineOption = None,
     as_json: JsonOption = False,
+    quiet: QuietOption = False,
     *,
     settings: Values,
 ) -> None:
@@ -110,14 +112,14 @@ def ingest(
     outcomes: list[FileOutcome] = []
     with (
         open_warehouse(warehouse, engine, write=True) as store,
-        Progress(console=err_console, transient=True) as bar,
+        Progress(quiet=quiet, console=err_console) as progress,
     ):
-        task = bar.add_task("ingesting", total=len(files))
+        advance = progress.task("ingesting", total=_size(files), unit="bytes")
         for path in files:
-            bar.update(task, description=escape(f"ingesting {path.name}"))
+            progress.step(f"ingesting {path.name}")
             outcome = ingest_file(store, path, options, fmt)
             outcomes.append(outcome)
-            bar.advance(task)
+            advance(_size([path]))
             if not outcome.ok:
                 err_console.print("[bold red]error:[/]", escape(outcome.error or ""))
             for note in outcome.notes:
@@ -129,6 +131,11 @@ def ingest(
     failed = sum(not o.ok for o in outcomes)
     if failed:
         raise fail(f"{failed} of {len(files)} files could not be read", code=2)
+
+
+def _size(files: list[Path]) -> int:
+    """Bytes of ``files`` (what is not a readable regular file counts as empty)."""
+    return sum(path.stat().st_size for path in files if path.is_file())
 
 
 def _field_map(pairs: list[str]) -> tuple[tuple[str, str], ...]:
