@@ -52,6 +52,11 @@ COMMANDS: dict[str, Entry] = {
         "Print every analysis setting, its value and where it came from."),
     "collect": Entry("collect_cmd", "app",
         "Keep the warehouse current from a live cluster (safe to rerun)."),
+    "metrics": Entry("metrics_cmd", "metrics_command",
+        "Write the current figures in the Prometheus text format (stdout, or a textfile)."),
+    "serve": Entry("serve_cmd", "serve_command",
+        "Serve the current figures on /metrics for Prometheus, recomputed at most every "
+        "--interval."),
 }  # fmt: skip
 
 
