@@ -4,9 +4,12 @@ Output format: ``sacct --parsable2`` text, never ``--json``. The text works the 
 Slurm release the collector may meet (``--json`` needs the data_parser plugins, its schema
 changes between releases, and Slurm 22.05 reports NODE_FAIL jobs with status SUCCESS), and
 gpurel's sacct reader streams it. The field list is gpurel's (``SACCT_FIELDS``) cut to what
-the local sacct knows (``sacct --helpformat``: 22.05 has no ``Restarts``). The delimiter is the
-ASCII unit separator, which no job name contains in practice, so a ``|`` in a name cannot
-shift the columns.
+the local sacct knows (``sacct --helpformat``: 22.05 has no ``Restarts``, releases before 21.08
+no ``SubmitLine``). The delimiter is the ASCII unit separator, which no job name contains in
+practice, so a ``|`` in a name cannot shift the columns. SubmitLine, the submitting command
+(where the exclusion signal comes from), comes last: a newline in it (a ``--wrap`` script of
+several lines) continues the row on the next line, and the answer's rows are joined back
+with a space in its place.
 
 Times: every command runs with ``TZ=UTC`` and ``SLURM_TIME_FORMAT=standard``, so sacct and
 sacctmgr print UTC (they format times on the client) and read ``-S``/``-E`` in UTC, whatever
@@ -35,7 +38,8 @@ from gpurel.collect.chunks import Chunk
 from gpurel.collect.retry import Backoff, CommandFailed, with_retry
 from gpurel.sacct_fields import JOB_FIELDS
 
-SACCT_FIELDS = (*JOB_FIELDS, "ElapsedRaw", "TimelimitRaw", "ExitCode", "Restarts")
+# SubmitLine last: free text that may hold newlines (Layout.free_last)
+SACCT_FIELDS = (*JOB_FIELDS, "ElapsedRaw", "TimelimitRaw", "ExitCode", "Restarts", "SubmitLine")
 REQUIRED_FIELDS = frozenset({"JobID", "State", "Submit", "Start", "End", "NodeList"})
 EVENT_FIELDS = ("Cluster", "NodeName", "Start", "End", "State", "Reason", "User")
 DELIMITER = "\x1f"
@@ -59,23 +63,46 @@ def slurm_env() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Layout:
-    """A complete ``--parsable2`` answer: every line ends with a newline and has ``fields``
+    """A complete ``--parsable2`` answer: every row ends with a newline and has ``fields``
     fields split by ``delimiter``; more only if ``wider`` (sacctmgr keeps a ``|`` of a
-    reason)."""
+    reason). With ``free_last``, the last field is free text whose newlines continue the row
+    on the following lines (lines without a delimiter)."""
 
     delimiter: str
     fields: int
     wider: bool = False
+    free_last: bool = False
 
     def flaw(self, text: str) -> str | None:
         """What makes ``text`` an incomplete answer, or None."""
         if not text.endswith("\n"):
             return "output stops in the middle of a line"
-        for number, line in enumerate(text[:-1].split("\n"), 1):
-            count = line.count(self.delimiter) + 1
+        for number, row in self._rows(text):
+            count = row.count(self.delimiter) + 1
             if count < self.fields or (count > self.fields and not self.wider):
                 return f"line {number} has {count} fields, expected {self.fields}"
         return None
+
+    def joined(self, text: str) -> str:
+        """``text`` with one row per line: a newline inside the free last field becomes a
+        space."""
+        return "".join(row + "\n" for _, row in self._rows(text))
+
+    def _rows(self, text: str) -> list[tuple[int, str]]:
+        """The rows of a newline-terminated answer, each with its first line's number."""
+        lines = text[:-1].split("\n")
+        rows: list[tuple[int, str]] = []
+        for number, line in enumerate(lines, 1):
+            if rows and self._continues(line):
+                rows[-1] = (rows[-1][0], f"{rows[-1][1]} {line}")
+            else:
+                rows.append((number, line))
+        return rows
+
+    def _continues(self, line: str) -> bool:
+        """Whether ``line`` continues the free last field of the row before it: a line
+        without a delimiter is no row of its own."""
+        return self.free_last and self.delimiter not in line
 
 
 def run_command(args: list[str], timeout_s: float = TIMEOUT_S, layout: Layout | None = None) -> str:
@@ -184,8 +211,10 @@ class SlurmClient:
         ]
 
     def jobs(self, chunk: Chunk) -> str:
-        """sacct's text for ``chunk``, with its header line."""
-        return self.ask(self.sacct_args(chunk), Layout(DELIMITER, len(self.fields())))
+        """sacct's text for ``chunk``, with its header line, one row per line."""
+        fields = self.fields()
+        layout = Layout(DELIMITER, len(fields), free_last=fields[-1] == "SubmitLine")
+        return layout.joined(self.ask(self.sacct_args(chunk), layout))
 
     def events(self, chunk: Chunk) -> str:
         """sacctmgr's node events for ``chunk``, with their header line."""

@@ -12,6 +12,9 @@ Each job record goes to ``jobs`` and its steps to ``steps``; a record (or step) 
 cannot be read becomes a reject whose line is the record's 1-based number and whose field
 is the path in the record (``time.start``, ``steps[1].state``). The state is trusted
 over the exit status: Slurm 22.05 reports NODE_FAIL jobs with status SUCCESS.
+``excluded_nodes`` comes from the record's ``excluded_nodes`` hostlist where it has one (as
+Slurm's job JSON prints ExcNodeList), else from ``submit_line`` (0.0.39+;
+``slurm_values.submit_line_exclusions``), else it is null.
 Options used: cluster.
 """
 
@@ -171,6 +174,7 @@ def _job(record: Any) -> dict[str, Any]:
         "n_gpus": _tres_count(tres, "gpu"),
         "n_cpus": _tres_count(tres, "cpu"),
         "nodes": _nodes(record.get("nodes"), "nodes"),
+        "excluded_nodes": _excluded(record),
         "time_limit": None if limit is None else limit * 60,
         "elapsed": _number(times.get("elapsed"), "time.elapsed", wide=True),
         "restarts": _number(record.get("restart_cnt"), "restart_cnt"),
@@ -308,6 +312,18 @@ def _nodes(value: Any, field: str) -> list[str]:
         return hostlist.expand(hosts)
     except hostlist.HostlistError as exc:
         raise _Bad(field, str(exc)) from exc
+
+
+def _excluded(record: dict[str, Any]) -> list[str] | None:
+    """The nodes the job excluded: its ``excluded_nodes``, else what its ``submit_line``
+    says; None when neither is there or the line cannot say."""
+    if "excluded_nodes" in record:
+        return _nodes(record["excluded_nodes"], "excluded_nodes")
+    line = _text(record.get("submit_line"), "submit_line")
+    try:
+        return None if line is None else sv.submit_line_exclusions(line)
+    except hostlist.HostlistError as exc:
+        raise _Bad("submit_line", f"exclude option is no hostlist: {exc}") from exc
 
 
 def _obj(record: dict[str, Any], key: str) -> dict[str, Any]:

@@ -11,7 +11,9 @@ blocks of about 16 MiB, read in parallel on a thread pool (Arrow and numpy relea
 pyarrow's CSV parser splits a block into the fields that are used (a delimiter of several
 bytes is first replaced by a control byte the block lacks), the few lines it cannot split
 into the expected number of fields are split in Python, and the columns are converted by
-the vectorized converters of ``slurm_values``. Options used: cluster, tz, fields, delimiter.
+the vectorized converters of ``slurm_values``. A SubmitLine field gives ``excluded_nodes``
+(``slurm_values.submit_line_exclusions``); without one it is null. Options used: cluster, tz,
+fields, delimiter.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ FIELDS: dict[str, str] = {
     "timelimitraw": "time_limit_raw",
     "exitcode": "exit_code",
     "restarts": "restarts",
+    "submitline": "submit_line",
 }
 _TEXT_COLUMNS = ("job_id_raw", "name", "user", "account", "partition", "qos")
 _TIME_COLUMNS = ("submit_time", "eligible_time", "start_time", "end_time")
@@ -562,6 +565,7 @@ class _Converter:
         self._state()
         self._counts()
         self._tres()
+        self._exclusions()
         self._repeated_hour()
         self._plausible()
         return self.out, self.checks
@@ -638,6 +642,11 @@ class _Converter:
         for role, raw in (("elapsed", "elapsed_raw"), ("time_limit", "time_limit_raw")):
             if role not in self.out and raw in self.out:
                 self.out[role] = self.out[raw]
+
+    def _exclusions(self) -> None:
+        if "submit_line" in self.columns:
+            self.out["excluded_nodes"], bad = sv.parse_submit_lines(self._values("submit_line"))
+            self._check("submit_line", bad, "exclude option is no hostlist")
 
     def _tres(self) -> None:
         if "alloc_tres" in self.columns:

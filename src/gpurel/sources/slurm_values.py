@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -45,6 +46,28 @@ _EXIT_CODE = r"^(?P<code>[0-9]{1,9}):(?P<signal>[0-9]{1,9})$"
 _INT = r"^[0-9]{1,9}$"
 _FIXED_OFFSET = re.compile(r"^[+-][0-9]{2}:[0-9]{2}$")
 _CANCELLED_BY = re.compile(r"^CANCELLED BY (\S+)$")
+
+# Short options taking a value, per submitting command (slurm_opt.c); other letters are flags
+# or take an optional value, which getopt only reads when attached (``-k0``).
+_SHORT_VALUES = {
+    "sbatch": frozenset("aAbBcCdDeFGiJLmMnNopqStwx"),
+    "srun": frozenset("AbBcCdDeGiJLmMnNopqrStTwWx"),
+    "salloc": frozenset("AbBcCdDFGJLmMnNpqStwx"),
+}
+# Long options without a value or with an optional one (given only as ``--name=value``); every
+# other long option takes the next word as its value when written without ``=``.
+_LONG_FLAGS = frozenset(
+    {
+        "bell", "contiguous", "disable-status", "exact", "exclusive", "external-launcher",
+        "get-user-env", "help", "hold", "ignore-pbs", "immediate", "kill-command",
+        "kill-on-bad-exit", "label", "multi-prog", "nice", "no-allocate", "no-bell", "no-kill",
+        "no-requeue", "no-shell", "overcommit", "overlap", "oversubscribe", "parsable",
+        "preserve-env", "propagate", "pty", "quiet", "quit-on-interrupt", "reboot", "requeue",
+        "resv-ports", "send-libs", "spread-job", "test-only", "unbuffered", "usage",
+        "use-min-nodes", "verbose", "version", "wait", "whole", "x11",
+    }
+)  # fmt: skip
+_SUBMITTERS = frozenset(_SHORT_VALUES)
 
 # Slurm's base states and the state flags sacct may print instead, as canonical states.
 BASE_STATES: dict[str, JobState] = {
@@ -238,6 +261,94 @@ def parse_nodelists(values: pa.Array) -> Converted:
     """Slurm hostlists as lists of host names; ``None assigned`` and empty give []."""
     nodes, ok = _per_unique(values, _nodelist_row, (pa.list_(pa.string()), pa.bool_()))
     return nodes, _bad(values, ok, [])
+
+
+def parse_submit_lines(values: pa.Array) -> Converted:
+    """SubmitLine texts as the nodes each job excluded (:func:`submit_line_exclusions`).
+
+    Null where the line cannot say (empty, or a script that may hold ``#SBATCH`` lines); an
+    exclude value that is no hostlist is bad.
+    """
+    nodes, ok = _per_unique(values, _exclusion_row, (pa.list_(pa.string()), pa.bool_()))
+    return nodes, _bad(values, ok, [""])
+
+
+def submit_line_exclusions(line: str) -> list[str] | None:
+    """The nodes excluded by the ``-x``/``--exclude`` option of an sbatch, srun or salloc line.
+
+    Options are read as getopt reads them up to the first word that is not an option (the
+    script or command) or ``--``: ``-x LIST``, ``-xLIST``, ``-vx LIST``, ``--exclude LIST``,
+    ``--exclude=LIST`` and its abbreviations down to ``--exclud``; the last one given wins, as
+    in Slurm. Quotes are honoured where they pair up (the line holds argv as typed only when a
+    wrapper put them there). An empty list: the line excludes nothing and nothing else could
+    (srun, salloc, ``sbatch --wrap``). None: the line cannot say, because it is empty, the
+    exclusion is a file (a value with ``/``), or sbatch ran a script whose ``#SBATCH`` lines may
+    exclude nodes. HostlistError if the value is no hostlist. Words of a ``--wrap`` command
+    that look like options are read as options: SubmitLine does not keep argv's boundaries.
+    """
+    words = _words(line)
+    if not words:
+        return None
+    program = words[0].rsplit("/", 1)[-1]
+    shorts = _SHORT_VALUES.get(program, _SHORT_VALUES["sbatch"])
+    excluded: str | None = None
+    wrapped = program != "sbatch" and program in _SUBMITTERS
+    i = 1
+    while i < len(words):
+        word = words[i]
+        i += 1
+        if word == "--" or not word.startswith("-") or word == "-":
+            break
+        if word.startswith("--"):
+            name, has_value, value = word[2:].partition("=")
+            if not has_value and _long_takes_value(name, program):
+                value, i = (words[i], i + 1) if i < len(words) else ("", i)
+            if len(name) >= len("exclud") and "exclude".startswith(name):
+                excluded = value
+            wrapped = wrapped or (len(name) >= 2 and "wrap".startswith(name))
+            continue
+        for at, letter in enumerate(word[1:], 1):
+            if letter in shorts:
+                value = word[at + 1 :]
+                if not value:
+                    value, i = (words[i], i + 1) if i < len(words) else ("", i)
+                if letter == "x":
+                    excluded = value
+                break
+    if excluded is None:
+        return [] if wrapped else None
+    excluded = _unquoted(excluded)
+    return None if "/" in excluded else hostlist.expand(excluded)
+
+
+def _words(line: str) -> list[str]:
+    """The words of a submit line: shell-like where its quotes pair up, else at white space."""
+    try:
+        return shlex.split(line)
+    except ValueError:
+        return line.split()
+
+
+def _unquoted(value: str) -> str:
+    """``value`` without one pair of surrounding quotes."""
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
+
+
+def _long_takes_value(name: str, program: str) -> bool:
+    """Whether long option ``name`` (written without ``=``) takes the next word."""
+    if name == "wait":
+        return program == "srun"  # srun --wait=SECONDS; sbatch --wait is a flag
+    return name not in _LONG_FLAGS
+
+
+@lru_cache(maxsize=1 << 12)
+def _exclusion_row(text: str) -> tuple[list[str] | None, bool]:
+    try:
+        return submit_line_exclusions(text), True
+    except hostlist.HostlistError:
+        return None, False
 
 
 def _zone_of_localtime() -> str:
