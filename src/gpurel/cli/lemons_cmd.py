@@ -1,22 +1,28 @@
 """``gpurel lemons``: rank nodes by lemon signals, flag lemons with evidence, print what to do.
 
 The exclude hostlist and drain commands are printed for an operator to review, quoted for a
-POSIX shell; gpurel never runs them. Flagged names that no Slurm node can have are left out of
-both and listed in a comment.
+POSIX shell. Flagged names that no Slurm node can have are left out of both and listed in a
+comment. ``--drain`` prints the drains of the flagged nodes; with ``--apply`` gpurel runs them
+on the local Slurm cluster under a cap, and ``--undrain-after`` resumes the nodes it drained
+once they are clean (``gpurel.slurm_drain``), recording both in the warehouse.
 """
 
 from __future__ import annotations
 
 import json
+import shlex
+from collections.abc import Callable
+from datetime import UTC, datetime
 from itertools import groupby
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import pyarrow.compute as pc
 import typer
 from rich.table import Table
 from rich.text import Text
 
+from gpurel import hostlist, slurm_drain
 from gpurel.analysis import lemons
 from gpurel.cli.common import (
     ClusterOption,
@@ -24,8 +30,10 @@ from gpurel.cli.common import (
     JsonOption,
     TaxonomyOption,
     WarehouseOption,
+    bad_option,
     console,
     err_console,
+    fail,
     failure,
     open_warehouse,
     seconds,
@@ -35,6 +43,7 @@ from gpurel.cli.settings import ATTRIBUTION, Values, analysis_settings, group, u
 from gpurel.errors import GpurelError
 from gpurel.formatting import cell
 from gpurel.sources import tickets as ticket_source
+from gpurel.warehouse import Warehouse
 
 EVIDENCE_PER_NODE = 12  # evidence rows shown per node in the terminal (all in --json)
 
@@ -210,6 +219,37 @@ def lemons_command(
         bool,
         typer.Option("--exclude-list", help="Print only the exclude hostlist and drain commands."),
     ] = False,
+    drain: Annotated[
+        bool,
+        typer.Option(
+            "--drain", help="Drain the flagged nodes in Slurm: print the commands (see --apply)."
+        ),
+    ] = False,
+    apply: Annotated[
+        bool,
+        typer.Option(
+            "--apply",
+            help="Run the drains of --drain and the resumes of --undrain-after on the local "
+            "Slurm cluster, and record them in the warehouse.",
+        ),
+    ] = False,
+    max_drain: Annotated[
+        int | None,
+        typer.Option(
+            "--max-drain",
+            min=1,
+            help="At most this many nodes drained by gpurel at one time (default: 2% of the "
+            "cluster's nodes, at least 1).",
+        ),
+    ] = None,
+    undrain_after: Annotated[
+        str | None,
+        typer.Option(
+            "--undrain-after",
+            help="Resume the nodes gpurel drained once clean (not flagged, no failing record) "
+            "for this long.",
+        ),
+    ] = None,
     cluster: ClusterOption = None,
     as_json: JsonOption = False,
     taxonomy: TaxonomyOption = None,
@@ -223,26 +263,119 @@ def lemons_command(
 
     chosen = analysis_settings(settings, cluster, taxonomy)
     horizon_s = None if horizon is None else int(seconds(horizon, "--horizon"))
+    clean_s = None if undrain_after is None else seconds(undrain_after, "--undrain-after")
+    if apply and not drain and clean_s is None:
+        raise bad_option("--apply: give --drain or --undrain-after, or both")
     try:
         read = _tickets(tickets)
     except GpurelError as exc:
         raise failure(exc) from exc
-    with open_warehouse(warehouse, engine, write=False) as store:
+    with open_warehouse(warehouse, engine, write=apply) as store:
         inputs = lemon_inputs(store, chosen, None if read is None else read.tickets)
         found = lemons.find_lemons(inputs, chosen.lemon)
         tested = None
         if backtest:
             tested = lemons.backtest(inputs, found, horizon_s, large_gpus, known_lemons(store))
+        acted = None
+        if apply or clean_s is not None:
+            acted = _through_slurm(store, found, cluster, drain, apply, max_drain, clean_s)
     if read is not None and read.rejects.num_rows:
         err_console.print(f"{read.rejects.num_rows:,} ticket rows could not be read")
+    say = err_console.print if as_json else console.print
+    failed = 0 if acted is None else _say_plan(say, *acted)
     if as_json:
         print(json.dumps(lemons_json(found, tested), indent=2))
+    if failed:
+        raise fail(f"{failed} Slurm command(s) failed")
+    if as_json or acted is not None:
+        return
+    if drain:
+        _print_drains(found)
     elif exclude_list:
         for warning in found.warnings:
             err_console.print(Text(f"warning: {warning}"))
         _actions(found)
     else:
         _render(found, tested, top)
+
+
+def _print_drains(found: lemons.Lemons) -> None:
+    """The drain command of each flagged node, quoted for a POSIX shell (not run)."""
+    for cluster, rows in groupby(found.flagged.to_pylist(), key=lambda r: r["cluster"]):
+        print(f"# cluster {_one_line(cluster)}: drain with (review first, or use --apply)")
+        for row in rows:
+            problem = hostlist.slurm_name_problem(row["node"])
+            if problem is None:
+                argv = slurm_drain.drain_argv(row["node"], slurm_drain.reason_for(row))
+                print(shlex.join(argv))
+            else:
+                print(f"# left out, no Slurm node can be called {row['node']!r} ({problem})")
+
+
+def _through_slurm(
+    store: Warehouse,
+    found: lemons.Lemons,
+    cluster: str | None,
+    drain: bool,
+    apply: bool,
+    max_drain: int | None,
+    clean_s: float | None,
+) -> tuple[slurm_drain.Plan, slurm_drain.Outcome | None, list[dict[str, Any]]]:
+    """Plan the drains and resumes on the local Slurm cluster and run them if ``apply``: the
+    plan, what was done (None when not applied) and the flagged nodes of other clusters."""
+    from gpurel.collect.slurm import local_cluster
+
+    now = datetime.now(UTC)
+    try:
+        target = cluster or local_cluster()
+        live = slurm_drain.node_states()
+    except GpurelError as exc:
+        raise failure(exc) from exc
+    cap = max_drain or slurm_drain.default_cap(len(live))
+    opened = slurm_drain.open_drains(store, target)
+    clean = None if clean_s is None else slurm_drain.clean_nodes(store, opened, clean_s, now)
+    flagged = found.flagged.to_pylist()
+    todo = slurm_drain.plan(target, flagged, live, opened, cap=cap, drain=drain, clean=clean)
+    done = slurm_drain.apply(store, todo, slurm_drain.new_run_id(now), now) if apply else None
+    elsewhere = [r for r in flagged if r["cluster"] != target] if drain else []
+    return todo, done, elsewhere
+
+
+DONE = {"drain": "drained", "resume": "resumed"}
+
+
+def _did(action: str, node: str, done: slurm_drain.Outcome | None) -> str:
+    """``would drain N``, ``drained N`` or ``failed to drain N: why``."""
+    if done is None:
+        return f"would {action} {node}"
+    if node in done.failed:
+        return f"failed to {action} {node}: {done.failed[node]}"
+    return f"{DONE[action]} {node}"
+
+
+def _say_plan(
+    say: Callable[..., None],
+    todo: slurm_drain.Plan,
+    done: slurm_drain.Outcome | None,
+    elsewhere: list[dict[str, Any]],
+) -> int:
+    """One line per node: drained, resumed, failed, held back by the cap, or left alone; the
+    number of commands that failed."""
+    where = f"Slurm cluster {todo.cluster}"
+    for row in todo.resume:
+        by = f"drained by gpurel run {row['run_id']}"
+        say(Text(f"{where}: {_did('resume', row['node'], done)} ({by})"))
+    for node, reason in todo.drain:
+        say(Text(f"{where}: {_did('drain', node, done)} ({reason})"))
+    if todo.held:
+        say(Text(f"{where}: held back by --max-drain {todo.cap}: {', '.join(todo.held)}"))
+    for row, how in todo.close:
+        say(Text(f"{where}: {row['node']}, drained by gpurel run {row['run_id']}, {how}"))
+    for node, why in todo.left.items():
+        say(Text(f"{where}: left {node} alone: {why}"))
+    for row in elsewhere:
+        say(Text(f"cluster {row['cluster']}: left {row['node']} alone: not the local cluster"))
+    return 0 if done is None else len(done.failed)
 
 
 def _render(
