@@ -150,9 +150,20 @@ def read_bytes(path: Path) -> bytes:
 
 def read_text(path: Path) -> str:
     """Read a text input as UTF-8, with a clear InputError for binary or undecodable files."""
+    return _decoded(path, read_bytes(path))
+
+
+def read_utf8(path: Path) -> bytes:
+    """Read a text input's bytes, checked to be UTF-8 (the InputErrors of ``read_text``)."""
+    data = read_bytes(path)
+    if not data.isascii():
+        _decoded(path, data)
+    return data
+
+
+def _decoded(path: Path, data: bytes) -> str:
     from gpurel.errors import InputError
 
-    data = read_bytes(path)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

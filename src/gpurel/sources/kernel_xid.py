@@ -28,15 +28,16 @@ header is XID 79; it is dropped when an ``Xid ...: 79`` line of the same host li
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass, replace
-from datetime import timedelta, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 
-from gpurel.sources.base import ReadOptions, ReadResult, RejectSink, read_text
+from gpurel.sources.base import ReadOptions, ReadResult, RejectSink, read_utf8
 from gpurel.sources.event_rows import (
     BadValue,
     Event,
-    TextLines,
+    MarkedLines,
     parse_syslog,
     parse_xid,
     read_result,
@@ -51,6 +52,7 @@ SOURCE = "kernel_xid"
 FALLEN_OFF = 79
 SAME_EVENT = timedelta(seconds=60)
 
+_NVRM = "NVRM:"  # the driver's lines; a kernel log's other lines are only counted
 _XID = re.compile(r"Xid\s*\((?P<device>[^)]*)\):\s*(?P<code>\d+)")
 _OFF_BUS = re.compile(r"fallen off the bus", re.IGNORECASE)
 
@@ -71,10 +73,10 @@ def read(path: Path, options: ReadOptions) -> ReadResult:
     )
     reports: list[Event] = []
     headerless: list[Event] = []
-    lines = TextLines(read_text(path))
+    lines = MarkedLines(read_utf8(path), [_NVRM.encode()])
     for number, line in lines:
-        nvrm = line.find("NVRM:")
-        if nvrm < 0 or ("Xid" not in line and not _OFF_BUS.search(line)):
+        nvrm = line.find(_NVRM)
+        if "Xid" not in line and not _OFF_BUS.search(line):
             lines.skip()
             continue
         try:
@@ -107,7 +109,7 @@ def _event(line: str, nvrm: int, context: _Context) -> tuple[Event, bool]:
     if xid is None and not _OFF_BUS.search(line):
         raise BadValue("xid", "an Xid line without a readable code")
     code = parse_xid(xid["code"]) if xid else FALLEN_OFF
-    start = xid.start() if xid else nvrm + len("NVRM:")
+    start = xid.start() if xid else nvrm + len(_NVRM)
     event = Event(
         cluster=context.cluster,
         node=prefix.host,
@@ -124,9 +126,16 @@ def _event(line: str, nvrm: int, context: _Context) -> tuple[Event, bool]:
 
 def _unreported(headerless: list[Event], reports: list[Event]) -> list[Event]:
     """Header-less "fallen off the bus" lines with no ``Xid ...: 79`` line close to them."""
-    seen = [(e.node, e.time) for e in reports if e.xid == FALLEN_OFF]
-    return [
-        e
-        for e in headerless
-        if not any(node == e.node and abs(time - e.time) <= SAME_EVENT for node, time in seen)
-    ]
+    seen: dict[str, list[datetime]] = {}
+    for event in reports:
+        if event.xid == FALLEN_OFF:
+            seen.setdefault(event.node, []).append(event.time)
+    for times in seen.values():
+        times.sort()
+    return [e for e in headerless if not _near(seen.get(e.node, []), e.time)]
+
+
+def _near(times: list[datetime], time: datetime) -> bool:
+    """Whether one of the sorted ``times`` lies within SAME_EVENT of ``time``."""
+    at = bisect_left(times, time - SAME_EVENT)
+    return at < len(times) and times[at] <= time + SAME_EVENT

@@ -25,6 +25,10 @@ follows it; if none follows it is rejected (enable ``NHC_TS`` or read the syslog
 event and is skipped. The node is the line's host, else the file name (``gpu001.nhc.log``,
 ``nhc-gpu001.log``); failures with neither are rejected. Other lines (start/end banners,
 debug output) carry no result and are ignored. Source ``nhc``; cluster ``options.cluster``.
+
+Only lines naming a failure, a run banner, a running check or node-mark-offline (in any case)
+are parsed; the others are counted as skipped unread, so another program's syslog line with a
+malformed date is skipped, and ``options.year`` is the year of the first NHC line's date.
 """
 
 from __future__ import annotations
@@ -34,11 +38,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from gpurel.sources.base import ReadOptions, ReadResult, RejectSink, read_text
+from gpurel.sources.base import ReadOptions, ReadResult, RejectSink, read_utf8
 from gpurel.sources.event_rows import (
     BadValue,
     Event,
-    TextLines,
+    MarkedLines,
     classify,
     from_epoch,
     localize,
@@ -60,6 +64,9 @@ _OFFLINE = re.compile(
     r"(?P<date>\d{8} \d{2}:\d{2}:\d{2})\s+\S*node-mark-offline\s+(?P<host>\S+)\s+(?P<note>.*)"
 )
 _STARTING = "Node Health Check starting"
+# every line the reader acts on holds one of these (any case): the others are only counted
+_MARKERS = (b"health check failed", b"node health check starting", b"running check:",
+            b"node-mark-offline")  # fmt: skip
 _SNIFF = re.compile(
     r"^(?:\[\d+\]\s+-\s+)?(?:ERROR:\s+\S+:\s+)?(?:Health check failed:|Node Health Check starting)"
     r"|node-mark-offline\s|\snhc(?:\[\d+\])?:\s+Health check failed:",
@@ -93,7 +100,7 @@ def sniff(head: str) -> bool:
 def read(path: Path, options: ReadOptions) -> ReadResult:
     """node_events for every failure NHC logged."""
     log = _Log(path, options)
-    lines = TextLines(read_text(path))
+    lines = MarkedLines(read_utf8(path), _MARKERS, fold_case=True)
     for number, line in lines:
         try:
             if not log.feed(number, line):
