@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 
 from gpurel import taxonomy
 from gpurel.absent import Absent
-from gpurel.analysis import goodput, lemons, metrics, runs, timeline
+from gpurel.analysis import design, goodput, lemons, metrics, runs, timeline
 from gpurel.analysis.attribution import AttributionWindow, attribute, window_sensitivity
 from gpurel.analysis.node_failures import NodeFailures, node_episodes, node_failures
 from gpurel.models.dispersion import DispersionTest, dispersion_test
@@ -105,6 +105,7 @@ class Analysis:
     node_dispersion: NodeDispersion | Absent
     ettr_projection: pa.Table | Absent
     run_ettr: pa.Table
+    ettr_design: design.Design | Absent
     lost_goodput: goodput.LostGoodput | Absent
     lemons: lemons.Lemons | None
     rejects: pa.Table
@@ -433,6 +434,7 @@ def analyze(warehouse: Warehouse, settings: Settings | None = None) -> Analysis:
     basis = projectable(rf)
     causes = cause_gap(overview)
     mttf = metrics.mttf_by_size(jobs, failures) if causes is None else causes
+    measured_ettr = run_ettr(job_runs(warehouse, s, failures), basis, s, causes)
     mttf_projected = (
         basis
         if isinstance(basis, Absent)
@@ -479,7 +481,8 @@ def analyze(warehouse: Warehouse, settings: Settings | None = None) -> Analysis:
         ettr_projection=(
             basis if isinstance(basis, Absent) else ettr_projection(basis, s.projection_gpus, s)
         ),
-        run_ettr=run_ettr(job_runs(warehouse, s, failures), basis, s, causes),
+        run_ettr=measured_ettr,
+        ettr_design=design.ettr_design(basis, measured_ettr.num_rows, s),
         lost_goodput=(
             goodput.lost_goodput(jobs, failures, s.checkpointing.ckpt_s, s.goodput_rules)
             if causes is None
@@ -583,6 +586,7 @@ def to_json(result: Analysis) -> dict[str, Any]:
             "expected": result.ettr_projection,
             "measured_by_bucket": result.run_ettr,
         },
+        "design_space": design.to_doc(result.ettr_design),
         "lost_goodput": result.lost_goodput
         if isinstance(result.lost_goodput, Absent)
         else goodput.to_doc(result.lost_goodput),

@@ -3,20 +3,16 @@ model's design space over checkpoint interval and job size (paper Fig. 10)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
 import pyarrow as pa
 from matplotlib.figure import Figure
 
 from gpurel.absent import Absent
+from gpurel.analysis.design import ASSUMED_WRITE, Design
 from gpurel.analysis.metrics import NodeFailureRate
 from gpurel.analysis.summary import Analysis, Settings, ettr_projection
 from gpurel.formatting import cell, interval, number
-from gpurel.models.ettr import ettr_renewal, failure_rate, young_daly
-from gpurel.models.failure_model import projected_mttf_hours
 from gpurel.report import figures
 from gpurel.report.columns import EXPECTED_ETTR
 from gpurel.report.content import Block, Chart, Column, Table
@@ -37,9 +33,6 @@ RUN_ETTR_VARIANTS = (
     ("ettr_infra", "infrastructure only", "infra_interruptions"),
     ("ettr_scheduler", "preemptions and requeues only", "scheduler_interruptions"),
 )
-DESIGN_MINUTES = (0.5, 1440.0)  # checkpoint intervals of the design space
-DESIGN_POINTS = 160  # grid points per axis
-DESIGN_TABLE_MINUTES = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0)
 
 
 def _checkpointing(s: Settings) -> str:
@@ -169,94 +162,65 @@ def ettr_runs(a: Analysis) -> Block | None:
     return Block("ettr-runs", "ETTR of job runs", [text, rf_text], charts=[chart], tables=tables)
 
 
-@dataclass(frozen=True)
-class DesignSpace:
-    """The expected-ETTR model of Fig. 10: one long run, no queue, exact renewal form."""
-
-    rf: float  # failures per node-day
-    rf_note: str
-    restart_s: float
-    write_s: float
-    write_assumed: bool  # False: an illustrative w_cp, as the analysis assumes none
-    gpus_per_node: int
-
-    @property
-    def write_note(self) -> str:
-        """Where w_cp comes from, for the caption."""
-        if self.write_assumed:
-            return f"the assumed write time w_cp = {number(self.write_s)} s"
+def _rf_note(d: Design) -> str:
+    """Which r_f the design space is at, for the caption."""
+    rf = number(d.rf_per_1000_node_days)
+    if isinstance(d.measured_rf, Absent):
         return (
-            f"an illustrative write time w_cp = {number(self.write_s)} s (the analysis assumes "
-            "non-blocking writes, w_cp = 0, for which the optimal interval is 0)"
+            f"the reference r_f = {rf} per 1000 node-days (setting {d.rf_source}; the paper's "
+            f"RSC-1: 6.5): this cluster's r_f is not measurable ({d.measured_rf.reason})"
         )
-
-    @property
-    def write_label(self) -> str:
-        """w_cp in the figure's legend."""
-        return f"w_cp = {number(self.write_s)} s" + (
-            "" if self.write_assumed else " (illustrative)"
-        )
-
-    def optimal_s(self, gpus: npt.ArrayLike) -> npt.NDArray[np.float64]:
-        """The Young/Daly interval in seconds for jobs of ``gpus`` GPUs."""
-        return young_daly(failure_rate(gpus, self.rf, self.gpus_per_node), self.write_s)
-
-    def ettr(self, gpus: npt.ArrayLike, ckpt_s: npt.ArrayLike) -> npt.NDArray[np.float64]:
-        """Expected long-run ETTR (exact renewal form), broadcast over sizes and intervals."""
-        lam = failure_rate(gpus, self.rf, self.gpus_per_node)
-        return ettr_renewal(lam, ckpt_s, self.restart_s, self.write_s)
+    return f"the measured r_f = {rf} per 1000 node-days"
 
 
-def design_space(a: Analysis) -> DesignSpace:
-    """The design space at the measured r_f (else the paper's) and the assumed write time
-    (else an illustrative one): a zero w_cp puts the optimal interval at 0."""
-    rf, c = a.projection_rf, a.settings.checkpointing
-    if isinstance(rf, Absent):
-        reference = a.settings.reference_rf
-        rate = reference / 1000
-        rate_note = (
-            f"the reference r_f = {number(reference)} per 1000 node-days (setting "
-            f"ettr.reference_rf; the paper's RSC-1: 6.5): this cluster's r_f is not measurable "
-            f"({rf.reason})"
-        )
-    else:
-        rate = rf.per_node_day
-        rate_note = f"the measured r_f = {number(rf.per_1000_node_days)} per 1000 node-days"
-    write = c.write_s if c.write_s > 0 else a.settings.design_write_s
-    return DesignSpace(rate, rate_note, c.restart_s, write, c.write_s > 0, a.settings.gpus_per_node)
-
-
-def _design_figure(space: DesignSpace, s: Settings) -> Figure:
-    """Fig. 10 on a grid of intervals and whole-node job sizes, both spaced evenly in log."""
-    minutes = np.geomspace(*DESIGN_MINUTES, DESIGN_POINTS)
-    top = max((*s.projection_gpus, 16 * s.gpus_per_node)) / s.gpus_per_node
-    gpus = np.unique(np.round(np.geomspace(1, top, DESIGN_POINTS))) * s.gpus_per_node  # whole nodes
-    return figures.ettr_design_space(
-        minutes,
-        gpus,
-        space.ettr(gpus[:, None], minutes[None, :] * 60),
-        space.optimal_s(gpus) / 60,
-        s.checkpointing.ckpt_s / 60,
-        space.write_label,
+def _write_note(d: Design) -> str:
+    """Where w_cp comes from, for the caption."""
+    write = number(d.space.write_s)
+    if d.write_source == ASSUMED_WRITE:
+        return f"the assumed write time w_cp = {write} s"
+    return (
+        f"an illustrative write time w_cp = {write} s (setting {d.write_source}; the analysis "
+        "assumes non-blocking writes, w_cp = 0, for which the optimal interval is 0)"
     )
 
 
-def _design_table(space: DesignSpace, s: Settings) -> Table:
+def _write_label(d: Design) -> str:
+    """w_cp in the figure's legend."""
+    illustrative = "" if d.write_source == ASSUMED_WRITE else " (illustrative)"
+    return f"w_cp = {number(d.space.write_s)} s{illustrative}"
+
+
+def _design_figure(d: Design) -> Figure:
+    """Fig. 10 on the analysis' grid of intervals and whole-node job sizes."""
+    space = d.space
+    return figures.ettr_design_space(
+        space.intervals_min,
+        space.gpus,
+        space.ettr,
+        space.young_daly_min,
+        d.assumed_ckpt_s / 60,
+        _write_label(d),
+    )
+
+
+def _design_table(d: Design) -> Table:
     """ETTR at the projection sizes: at the Young/Daly interval and at fixed intervals."""
-    gpus = np.asarray(s.projection_gpus, dtype=np.float64)
-    assumed = s.checkpointing.ckpt_s / 60
-    minutes = sorted({*DESIGN_TABLE_MINUTES, assumed})
-    optimal = space.optimal_s(gpus)
-    values = {
-        "gpus": gpus,
-        "mttf_hours": projected_mttf_hours(gpus, space.rf, s.gpus_per_node),
-        "optimal_min": optimal / 60,
-        "ettr_optimal": space.ettr(gpus, optimal),
-    } | {f"ettr_{m:g}": space.ettr(gpus, m * 60) for m in minutes}
-    rows = _rounded([{k: float(v[i]) for k, v in values.items()} for i in range(len(gpus))])
+    space, assumed = d.space, d.assumed_ckpt_s / 60
+    rows = _rounded(
+        [
+            {
+                "gpus": row.gpus,
+                "mttf_hours": row.mttf_hours,
+                "optimal_min": row.young_daly_min,
+                "ettr_optimal": row.ettr_young_daly,
+            }
+            | {f"ettr_{m:g}": v for m, v in zip(space.table_minutes, row.ettr_at, strict=True)}
+            for row in space.table
+        ]
+    )
     at = [
         Column(f"ettr_{m:g}", f"{number(m)} min" + (" (assumed)" if m == assumed else ""))
-        for m in minutes
+        for m in space.table_minutes
     ]
     return Table(
         "Expected long-run ETTR (exact form, a fraction) at the projection sizes: MTTF, the "
@@ -274,20 +238,20 @@ def _design_table(space: DesignSpace, s: Settings) -> Table:
 
 def ettr_design(a: Analysis) -> Block | None:
     """Paper Fig. 10: expected ETTR over checkpoint interval and job size, with ETTR 0.9."""
-    if not a.run_ettr.num_rows and isinstance(a.projection_rf, Absent):
+    d = a.ettr_design
+    if isinstance(d, Absent):
         return None
-    s, space = a.settings, design_space(a)
     caption = (
         "Expected long-run ETTR of one training run (a model, so no weighting; a fraction of "
         "wallclock time) over the checkpoint interval Δt_cp (minutes, log scale) and the job "
-        f"size (GPUs, log scale; {s.gpus_per_node} per node, nodes in series), at "
-        f"{space.rf_note}, u0 = {number(space.restart_s / 60)} min, {space.write_note}, no "
+        f"size (GPUs, log scale; {d.space.gpus_per_node} per node, nodes in series), at "
+        f"{_rf_note(d)}, u0 = {number(d.space.restart_s / 60)} min, {_write_note(d)}, no "
         "queue time. Exact renewal form of gpurel's ETTR model (Poisson failures, rollback to "
         "the last checkpoint, no linearisation). Black: the ETTR 0.9 contour; red dashed: the "
         "Young/Daly optimal interval √(2 w_cp / λ) per size; white: the assumed interval. "
         "Paper Fig. 10."
     )
-    chart = Chart("fig10_ettr_design_space", caption, lambda: _design_figure(space, s))
+    chart = Chart("fig10_ettr_design_space", caption, lambda: _design_figure(d))
     text = (
         "What does a job of a given size need to spend at least 90% of its wallclock time "
         "training? Shorter checkpoint intervals lose less work per failure but pay the "
@@ -300,5 +264,5 @@ def ettr_design(a: Analysis) -> Block | None:
         "ETTR design space",
         [text],
         charts=[chart],
-        tables=[_design_table(space, s)],
+        tables=[_design_table(d)],
     )
