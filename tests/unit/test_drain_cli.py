@@ -209,3 +209,10 @@ def test_apply_alone_and_bad_values_exit_2(warehouse: Path) -> None:
     for args in (["--apply"], ["--drain", "--max-drain", "0"], ["--undrain-after", "soon"]):
         result = _gpurel(warehouse, *args)
         assert result.exit_code == 2, (args, result.output)
+
+
+def test_drains_act_only_on_the_local_slurm_cluster(warehouse: Path, slurm: Path) -> None:
+    result = _gpurel(warehouse, "--cluster", "c9", "--drain", "--apply")
+    assert result.exit_code == 2, result.output
+    assert "local Slurm cluster, c1" in " ".join(result.output.split())
+    assert _updates(slurm) == []

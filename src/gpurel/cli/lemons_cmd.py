@@ -266,6 +266,7 @@ def lemons_command(
     clean_s = None if undrain_after is None else seconds(undrain_after, "--undrain-after")
     if apply and not drain and clean_s is None:
         raise bad_option("--apply: give --drain or --undrain-after, or both")
+    target = None if not apply and clean_s is None else _slurm_cluster(cluster)
     try:
         read = _tickets(tickets)
     except GpurelError as exc:
@@ -277,8 +278,8 @@ def lemons_command(
         if backtest:
             tested = lemons.backtest(inputs, found, horizon_s, large_gpus, known_lemons(store))
         acted = None
-        if apply or clean_s is not None:
-            acted = _through_slurm(store, found, cluster, drain, apply, max_drain, clean_s)
+        if target is not None:
+            acted = _through_slurm(store, found, target, drain, apply, max_drain, clean_s)
     if read is not None and read.rejects.num_rows:
         err_console.print(f"{read.rejects.num_rows:,} ticket rows could not be read")
     say = err_console.print if as_json else console.print
@@ -312,22 +313,34 @@ def _print_drains(found: lemons.Lemons) -> None:
                 print(f"# left out, no Slurm node can be called {row['node']!r} ({problem})")
 
 
+def _slurm_cluster(cluster: str | None) -> str:
+    """The local Slurm cluster's name, which drains act on; a clean exit if ``--cluster``
+    names another one."""
+    from gpurel.collect.slurm import local_cluster
+
+    try:
+        target = local_cluster()
+    except GpurelError as exc:
+        raise failure(exc) from exc
+    if cluster is not None and cluster != target:
+        raise bad_option(f"--cluster {cluster}: drains act on the local Slurm cluster, {target}")
+    return target
+
+
 def _through_slurm(
     store: Warehouse,
     found: lemons.Lemons,
-    cluster: str | None,
+    target: str,
     drain: bool,
     apply: bool,
     max_drain: int | None,
     clean_s: float | None,
 ) -> tuple[slurm_drain.Plan, slurm_drain.Outcome | None, list[dict[str, Any]]]:
-    """Plan the drains and resumes on the local Slurm cluster and run them if ``apply``: the
-    plan, what was done (None when not applied) and the flagged nodes of other clusters."""
-    from gpurel.collect.slurm import local_cluster
-
+    """Plan the drains and resumes on Slurm cluster ``target`` (the local one) and run them if
+    ``apply``: the plan, what was done (None when not applied) and the flagged nodes of other
+    clusters."""
     now = datetime.now(UTC)
     try:
-        target = cluster or local_cluster()
         live = slurm_drain.node_states()
     except GpurelError as exc:
         raise failure(exc) from exc
