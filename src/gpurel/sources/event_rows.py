@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -28,6 +29,7 @@ from gpurel.taxonomy import Classification, Taxonomy
 _OFFSET = re.compile(r"^[+-][0-9]{2}:[0-9]{2}$")
 MISSING = frozenset({"", "unknown", "none", "(null)", "null", "n/a"})
 INT32_MAX = 2**31 - 1
+CLASSIFIED = 1 << 16  # classifications remembered
 
 _EPOCH = re.compile(r"[+-]?\d+(\.\d*)?([eE][+-]?\d+)?")
 _RESULTS = {
@@ -157,8 +159,12 @@ def scalar_text(record: dict[str, Any], key: str) -> str | None:
 # --- classification and rows -----------------------------------------------------------------
 
 
+@lru_cache(maxsize=CLASSIFIED)
 def classify(taxonomy: Taxonomy, check: str, message: str | None = None) -> Classification:
-    """By the check's name; when the name is unknown, by the message text."""
+    """By the check's name; when the name is unknown, by the message text.
+
+    Remembered for the last CLASSIFIED (taxonomy, check, message): a log repeats them, and
+    each costs a search through the taxonomy's patterns."""
     found = taxonomy.classify_check(check)
     if found.category == "unknown" and message:
         by_text = taxonomy.classify_reason(message)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from functools import lru_cache
 from pathlib import Path
 
 from gpurel.errors import InputError
@@ -38,6 +39,7 @@ from gpurel.hostlist import HostlistError, expand
 from gpurel.schema import Severity
 from gpurel.sources.base import ReadOptions, ReadResult, RejectSink, read_text
 from gpurel.sources.event_rows import (
+    CLASSIFIED,
     BadValue,
     Event,
     TextLines,
@@ -124,8 +126,10 @@ class NodeReason:
         )
 
 
+@lru_cache(maxsize=CLASSIFIED)
 def node_reason(taxonomy: Taxonomy, reason: str, state: str) -> NodeReason:
-    """Classify a node's reason text in its Slurm state (see the module docstring)."""
+    """Classify a node's reason text in its Slurm state (see the module docstring);
+    remembered, as ``classify`` is."""
     name = state_name(state)
     nhc = parse_nhc_reason(reason)
     if nhc is not None:
