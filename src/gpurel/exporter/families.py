@@ -30,33 +30,30 @@ ERRORS = "gpurel_figures_compute_errors"
 ABSENT = "gpurel_figure_absent"
 
 
-def _family(declared: Declared) -> Metric:
-    if declared.kind == "counter":
-        return CounterMetricFamily(declared.name, declared.help, labels=declared.labels)
-    if declared.kind == "info":
-        return InfoMetricFamily(declared.name, declared.help, labels=declared.labels)
-    return GaugeMetricFamily(declared.name, declared.help, labels=declared.labels)
+def _numeric(declared: Declared) -> GaugeMetricFamily | CounterMetricFamily:
+    kind = CounterMetricFamily if declared.kind == "counter" else GaugeMetricFamily
+    return kind(declared.name, declared.help, labels=declared.labels)
 
 
 def families(snapshot: Snapshot, now: datetime, errors: int | None = None) -> list[Metric]:
     """The snapshot as metric families in catalog order, the collector's lag as of ``now``;
     ``errors``: failed recomputations (served figures only)."""
-    made = {m.name: _family(m) for m in METRICS}
+    made = {m.name: _numeric(m) for m in METRICS if m.kind != "info"}
     for sample in snapshot.samples:
         declared = BY_NAME[sample.metric]
         values = [sample.labels[name] for name in declared.labels]
         made[sample.metric].add_metric(values, sample.value)
     for cluster, resumed in snapshot.collected.items():
         made[LAG].add_metric([cluster], (now - resumed).total_seconds())
-    absent = made[ABSENT]
-    assert isinstance(absent, InfoMetricFamily)
-    for missing in snapshot.missing:
-        absent.add_metric([missing.figure, missing.scope, missing.reason], {})
     if errors is None:
         del made[ERRORS]
     else:
         made[ERRORS].add_metric([], errors)
-    return list(made.values())
+    absent = BY_NAME[ABSENT]
+    listed = InfoMetricFamily(absent.name, absent.help, labels=absent.labels)
+    for missing in snapshot.missing:
+        listed.add_metric([missing.figure, missing.scope, missing.reason], {})
+    return [*made.values(), listed]
 
 
 class FiguresCollector(Collector):
