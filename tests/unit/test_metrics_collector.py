@@ -82,3 +82,15 @@ def test_lag_is_measured_at_each_scrape() -> None:
     collector = FiguresCollector(Measure(), 3600, clock=Clock())
     lag = scrape(collector)["gpurel_collector_lag_seconds"]
     assert 3600 <= lag < 3600 + 600  # an hour behind, measured now
+
+
+def test_initial_figures_are_served_until_the_interval_has_passed() -> None:
+    clock, measure = Clock(), Measure()
+    first = Snapshot(COMPUTED)
+    first.add("gpurel_rejected_rows", 7)
+    collector = FiguresCollector(measure, 60, clock=clock, initial=first)
+    clock.now = 59.0
+    assert scrape(collector)["gpurel_rejected_rows_total"] == 7
+    assert measure.calls == 0
+    clock.now = 60.0
+    assert scrape(collector)["gpurel_rejected_rows_total"] == 1

@@ -53,9 +53,8 @@ def serve_command(
         with open_warehouse(warehouse, engine, write=False) as store:
             return measure(store, chosen)
 
-    collector = FiguresCollector(recompute, every, failed=(typer.Exit,))
-    if collector.current() is None:  # a warehouse that cannot be read: stop before listening
-        raise typer.Exit(1)
+    first = recompute()  # a warehouse that cannot be read stops gpurel serve before it listens
+    collector = FiguresCollector(recompute, every, failed=(typer.Exit,), initial=first)
     try:
         server, thread = start_http_server(port, address, registry_of(collector))
     except OSError as exc:

@@ -60,7 +60,8 @@ class FiguresCollector(Collector):
     """Serves ``measure()``'s figures, recomputed at most every ``interval_s`` seconds.
 
     ``failed`` lists the exceptions that mean a recomputation failed (after saying why):
-    the previous figures stay served, and the next scrape tries again.
+    the previous figures stay served, and the next scrape tries again. ``initial``: figures
+    just computed, served until the interval has passed.
     """
 
     def __init__(
@@ -69,14 +70,15 @@ class FiguresCollector(Collector):
         interval_s: float,
         failed: tuple[type[BaseException], ...] = (),
         clock: Callable[[], float] = time.monotonic,
+        initial: Snapshot | None = None,
     ) -> None:
         self._measure = measure
         self._interval_s = interval_s
         self._failed = failed
         self._clock = clock
         self._lock = threading.Lock()
-        self._snapshot: Snapshot | None = None
-        self._taken = 0.0
+        self._snapshot = initial
+        self._taken = clock()
         self._errors = 0
 
     def current(self) -> Snapshot | None:
