@@ -12,14 +12,14 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import slurm_workload
 import slurmlab
-from slurm_workload import Workload
-from slurmlab import LabError, SlurmLab
+from slurm_workload import Exclusions, Workload
+from slurmlab import LabError, SlurmLab, wait_until
 
 from gpurel import schema
 from gpurel.warehouse import Warehouse
@@ -143,3 +143,32 @@ def clean(lab: SlurmLab, ran: Ran, tmp_path_factory: pytest.TempPathFactory) -> 
     done = collect(lab, path, *window_args(ran))
     assert done.returncode == 0, done.stderr
     return path
+
+
+@dataclass(frozen=True)
+class Excluding:
+    """Jobs that excluded nodes, run after the workload's window, and their collection."""
+
+    exclusions: Exclusions
+    warehouse: Path
+
+
+@pytest.fixture(scope="session")
+def excluding(
+    lab: SlurmLab, ran: Ran, clean: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Excluding:
+    """The jobs of ``slurm_workload.run_exclusions`` collected into a warehouse of their own.
+
+    They start once the workload's window has passed, so that no collection of that window
+    sees them (``clean`` is collected first).
+    """
+    later = ran.until + timedelta(seconds=6)
+    wait_until(lambda: datetime.now(UTC) > later, "the workload's window to pass", timeout=60)
+    done = slurm_workload.run_exclusions(lab)
+    assert done.finished is not None
+    path = tmp_path_factory.mktemp("excluding") / "gpurel.duckdb"
+    since, until = done.started - timedelta(seconds=5), done.finished + timedelta(seconds=5)
+    window = ["--since", since.isoformat(), "--until", until.isoformat()]
+    collected = collect(lab, path, *window, "--chunk", CHUNK, "--overlap", CHUNK)
+    assert collected.returncode == 0, collected.stderr
+    return Excluding(done, path)

@@ -104,3 +104,51 @@ def _rerun_now(lab: SlurmLab, job_id: str) -> None:
     lab.wait_job(job_id, {"PENDING"})
     lab.run(["scontrol", "update", f"jobid={job_id}", "StartTime=now"])
     lab.wait_job(job_id, {"COMPLETED"})
+
+
+@dataclass
+class Exclusions:
+    """Jobs that excluded nodes (``-x``/``--exclude``) and jobs on the nodes they excluded:
+    job id -> the nodes it excluded."""
+
+    excluded: dict[str, list[str]] = field(default_factory=dict)
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    finished: datetime | None = None
+
+    def counts(self) -> dict[str, int]:
+        """Per node, the jobs that excluded it."""
+        out: dict[str, int] = {}
+        for nodes in self.excluded.values():
+            for node in nodes:
+                out[node] = out.get(node, 0) + 1
+        return out
+
+
+# the exclude options as users type them (after the shell), each with the nodes it excludes
+EXCLUDES = (
+    (["-x", "gpu005"], ["gpu005"]),
+    (["--exclude=gpu005"], ["gpu005"]),
+    (["-xgpu005"], ["gpu005"]),
+    (["--exclude=gpu[005-007]"], ["gpu005", "gpu006", "gpu007"]),
+    (["--exclude", "gpu[006-007]"], ["gpu006", "gpu007"]),
+    (["-x", "gpu006,gpu007"], ["gpu006", "gpu007"]),
+)
+SEEN = ("gpu001", "gpu005", "gpu006", "gpu007", "gpu008", "gpu009", "gpu010")
+
+
+def run_exclusions(lab: SlurmLab) -> Exclusions:
+    """Submit the jobs that exclude nodes (they run on nodes the workload left in service),
+    one by srun, and one job on each node of ``SEEN``; every job has ended and is accounted
+    when this returns."""
+    done = Exclusions()
+    for options, nodes in EXCLUDES:
+        done.excluded[lab.sbatch(*options, script="sleep 1")] = nodes
+    srun = ["srun", "-N1", "-x", "gpu005", "printenv", "SLURM_JOB_ID"]
+    done.excluded[lab.run(srun).stdout.strip()] = ["gpu005"]
+    for node in SEEN:
+        done.excluded[lab.sbatch("-w", node, script="sleep 1")] = []
+    for job_id in done.excluded:
+        lab.wait_job(job_id, {"COMPLETED"}, timeout=120)
+    lab.wait_accounted(list(done.excluded), {"COMPLETED"})
+    done.finished = datetime.now(UTC)
+    return done
