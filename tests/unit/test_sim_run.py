@@ -10,8 +10,10 @@ import pytest
 
 from gpurel import schema, taxonomy
 from gpurel.sim.config import preset
+from gpurel.sim.engine import last_checkpoint_within
 from gpurel.sim.run import SimResult, simulate
 from gpurel.sim.truth import TRUTH
+from gpurel.sim.whatif import twin
 from gpurel.warehouse import Warehouse
 
 SEED = 11
@@ -115,3 +117,31 @@ def test_truth_tables_persist_in_a_duckdb_file_and_a_parquet_warehouse(
             assert stored.num_rows == table.num_rows, name
     finally:
         again.close()
+
+
+def test_a_twin_of_the_same_configuration_is_the_same_simulation(result: SimResult) -> None:
+    again = twin(result, result.config)  # the base's measured warm-up given, not measured
+    for name, table in result.tables.items():
+        assert table.equals(again.tables[name]), name
+
+
+def test_a_run_at_its_time_limit_stops_after_its_last_checkpoint(result: SimResult) -> None:
+    truth = result.truth["truth_jobs"]
+    requeued = truth.filter(pc.equal(truth["cause"], "time_limit_requeue"))
+    assert requeued.num_rows > 0
+    config = result.config
+    for start, end in zip(
+        requeued["start_time"].to_pylist(), requeued["end_time"].to_pylist(), strict=True
+    ):
+        elapsed = round((end - start).total_seconds())
+        assert elapsed % config.checkpoint_interval in (0, config.u0)
+        assert elapsed <= config.large_run_time_limit
+
+
+def test_last_checkpoint_within_the_limit() -> None:
+    config = preset("rsc1")  # hourly checkpoints, no blocking writes
+    assert last_checkpoint_within(8 * 3600, 0, config) == 8 * 3600
+    assert last_checkpoint_within(8 * 3600, 300, config) == 7 * 3600 + 300
+    assert last_checkpoint_within(1800, 300, config) == 1800  # no checkpoint fits: the limit
+    writes = dataclasses.replace(config, checkpoint_write=600)
+    assert last_checkpoint_within(8 * 3600, 0, writes) == 6 * 4200

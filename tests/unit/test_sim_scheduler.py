@@ -49,6 +49,10 @@ class Jobs:
         )
         self.evicted.append((victim, by))
 
+    def release_finished(self, j: int) -> None:
+        self.status[j] = 2
+        self.cluster.release(j, [n for n, js in enumerate(self.cluster.jobs) if j in js], 8)
+
     def run(self, preempt: bool = True) -> bool:
         return self.scheduler.run(self.now, preempt, self.start_job, self.evict)
 
@@ -96,3 +100,30 @@ def test_blocked_gang_reserves_full_nodes_except_for_backfill() -> None:
     assert running in jobs.started and gang not in jobs.started
     assert short_small in jobs.started  # ends before the gang's shadow time
     assert long_small not in jobs.started
+
+
+def test_a_requeued_gang_keeps_its_nodes_until_it_is_eligible_again() -> None:
+    jobs = Jobs(4)
+    gang = jobs.submit(32, 2)
+    jobs.run()
+    jobs.evict(gang, -1)  # its nodes are free again; it comes back in 120 s
+    jobs.status[gang] = PENDING
+    jobs.scheduler.enqueue(gang, gang, not_before=120)
+    long_job, short_job = jobs.submit(8, 0, limit=3600), jobs.submit(16, 0, limit=60)
+    assert jobs.run(preempt=False) is True
+    assert jobs.started == [gang, short_job]  # the long job would outlast the gang's return
+    jobs.now = 120
+    jobs.release_finished(short_job)
+    jobs.run(preempt=False)
+    assert jobs.started == [gang, short_job, gang]
+    assert long_job not in jobs.started
+
+
+def test_a_job_that_is_not_yet_eligible_does_not_block_its_size() -> None:
+    jobs = Jobs(2)
+    later = jobs.submit(8, 1)
+    jobs.scheduler.not_before[later] = 600
+    now, long_job = jobs.submit(8, 1, limit=300), jobs.submit(8, 1)
+    jobs.run(preempt=False)
+    assert jobs.started == [now]  # the long one would outlast the reservation at 600 s
+    assert long_job not in jobs.started

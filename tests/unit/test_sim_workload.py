@@ -42,10 +42,14 @@ def test_submissions_follow_the_day() -> None:
 
 
 def test_runs_get_qos_by_size() -> None:
-    r = draw().runs
-    large = r.gpus >= CONFIG.run_high_min_gpus
+    full = preset("rsc1")  # the largest runs need the full cluster
+    r = workload.runs(np.random.default_rng(1), full, 60 * DAY)
+    top = r.gpus >= CONFIG.run_top_min_gpus
+    large = (r.gpus >= CONFIG.run_high_min_gpus) & ~top
+    assert top.any() and large.any()
+    assert np.all(r.qos[top] == workload.TOP)
     assert np.all(r.qos[large] == workload.HIGH)
-    assert np.all(r.qos[~large] != workload.HIGH)
+    assert np.all(r.qos[~large & ~top] < workload.HIGH)
     assert np.all(r.work >= 600)
 
 

@@ -43,6 +43,15 @@ SAMPLE_EVERY = HOUR  # utilization and queue samples during the warm-up
 NEVER = 1 << 62
 
 
+def last_checkpoint_within(limit: int, overhead: int, config: SimConfig) -> int:
+    """Seconds into an attempt at which a run that knows its time limit stops and requeues
+    itself (submitit style): right after its last checkpoint that completes within ``limit``
+    (after its restart overhead), so no work is lost; at the limit if none fits."""
+    cycle = config.checkpoint_interval + config.checkpoint_write
+    checkpoints = max(0, limit - overhead) // cycle
+    return overhead + checkpoints * cycle if checkpoints else limit
+
+
 class Engine:
     """One simulation run; ``run()`` fills and returns the journal.
 
@@ -178,6 +187,8 @@ class Engine:
         elif kind == ELIGIBLE:
             if self.journal.status[x] == WAITING:
                 self.enqueue(x)
+            elif self.journal.status[x] == PENDING:
+                self.want_schedule()  # a requeued gang may start now
         elif kind == CANCEL:
             self.cancel_pending(x)
         elif kind == RESUBMIT:
@@ -315,9 +326,10 @@ class Engine:
         writes = (left // config.checkpoint_interval) * config.checkpoint_write
         need = self.journal.overhead[j] + left + writes
         end, state, cause = now + need, codes.COMPLETED, codes.C_COMPLETED
-        limit_end = now + self.journal.limit[j]
-        if limit_end < end:
-            end, state, cause = limit_end, codes.REQUEUED, codes.C_TIME_LIMIT
+        limit = self.journal.limit[j]
+        if now + limit < end:
+            end = now + last_checkpoint_within(limit, self.journal.overhead[j], config)
+            state, cause = codes.REQUEUED, codes.C_TIME_LIMIT
         if self.user_fail_rate > 0:
             crash = now + int(self.rng.expovariate(self.user_fail_rate))
             if crash < end:
@@ -349,8 +361,7 @@ class Engine:
             requeue = state in (codes.NODE_FAIL, codes.PREEMPTED, codes.REQUEUED)
             requeue |= cause in FAULT_CAUSES
         if requeue:
-            journal.status[j] = WAITING
-            self.push(now + self.config.requeue_delay, ELIGIBLE, j)
+            self.requeue(j)
         else:
             journal.status[j] = DONE
             run = journal.run[j]
@@ -359,6 +370,19 @@ class Engine:
             elif run >= 0:
                 self.run_gpus -= gpus  # the run is over
         self.want_schedule()
+
+    def requeue(self, j: int) -> None:
+        """Slurm requeues ``j``: eligible again ``requeue_delay`` from now. A gang is queued
+        at once with that begin time, so its reservation holds the nodes it just left."""
+        journal, at = self.journal, self.now + self.config.requeue_delay
+        self.push(at, ELIGIBLE, j)
+        if journal.gpus[j] < self.cluster.gpn:
+            journal.status[j] = WAITING
+            return
+        journal.status[j] = PENDING
+        self.queued_gpus += journal.gpus[j]
+        journal.eligible[j] = at
+        self.scheduler.enqueue(j, journal.first_submit[j], not_before=at)
 
     def maybe_resubmit(self, r: int, crashed_on_fault: bool) -> None:
         """A run that crashed is resubmitted under a new job id, or abandoned: a crash on a

@@ -51,7 +51,9 @@ def simulate(config: SimConfig, seed: int = 0, warmup_s: int | None = None) -> S
     config.validate()
     began = time.perf_counter()
     work_seed, fault_seed, loop_seed = np.random.SeedSequence(seed).spawn(3)
-    longest = config.warmup_max_days * DAY if warmup_s is None else warmup_s
+    # the workload and faults are drawn over the longest possible warm-up whatever the actual
+    # one, so that a twin with a given warm-up draws exactly the same (common random numbers)
+    longest = max(config.warmup_max_days * DAY, warmup_s or 0)
     horizon = round(longest + config.days * DAY)
     work = workload.draw(work_seed, config, horizon)
     plan = faults.draw(fault_seed, config, horizon)

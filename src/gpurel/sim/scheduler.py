@@ -11,6 +11,11 @@ gangs are not starved by small jobs. A job held back only by the reservation doe
 size: up to ``BACKFILL_DEPTH`` such jobs per pass are set aside so that shorter ones behind them
 can backfill.
 
+A requeued gang is queued at once but may start only when it is eligible again (Slurm's
+``BeginTime``): until then it is set aside like a deferred job, and if it is the first blocked
+gang its reservation begins no earlier than that, so the nodes it just left are not handed to
+jobs that would outlast its return.
+
 On preemption passes a blocked job above the lowest QoS may preempt jobs of a lower QoS that
 have run at least ``preempt_exempt`` seconds (the paper's 2 hours): whole nodes whose every
 job qualifies, lowest QoS first and youngest first, until it fits. Preempted jobs are requeued
@@ -49,11 +54,15 @@ class Scheduler:
         self.limit_of = limit_of
         self.exempt = exempt
         self.queues: list[dict[int, list[tuple[int, int]]]] = [{} for _ in range(levels)]
+        self.not_before: dict[int, int] = {}  # queued job -> when it becomes eligible
 
-    def enqueue(self, job: int, key: int) -> None:
-        """Make ``job`` pending, ordered by ``key`` (its first submission) within its QoS."""
+    def enqueue(self, job: int, key: int, not_before: int = 0) -> None:
+        """Make ``job`` pending, ordered by ``key`` (its first submission) within its QoS;
+        it may start from ``not_before`` on."""
         queue = self.queues[self.qos_of[job]].setdefault(self.gpus_of[job], [])
         heapq.heappush(queue, (key, job))
+        if not_before:
+            self.not_before[job] = not_before
 
     def pending(self) -> int:
         """Jobs waiting in the queues (including cancelled ones not yet dropped)."""
@@ -81,6 +90,12 @@ class Scheduler:
                 queue = queues[size]
                 if status[job] != PENDING:
                     heapq.heappop(queue)
+                    self.not_before.pop(job, None)
+                elif (begin := self._begin(job, now)) > now:
+                    deferred.append((heapq.heappop(queue), queue))  # not yet eligible
+                    if size >= cluster.gpn and shadow == NEVER:
+                        shadow = max(cluster.shadow_time(size // cluster.gpn, NEVER - 1), begin)
+                    waiting_above_low |= level > 0
                 elif (nodes := cluster.allocate(size, now + limit[job] <= shadow)) is not None or (
                     preempt
                     and level > 0
@@ -101,6 +116,13 @@ class Scheduler:
         for entry, queue in deferred:
             heapq.heappush(queue, entry)
         return waiting_above_low or any(self.qos_of[job] > 0 for (_, job), _ in deferred)
+
+    def _begin(self, job: int, now: int) -> int:
+        """When ``job`` becomes eligible (``now`` or earlier when it already is)."""
+        begin = self.not_before.get(job, 0)
+        if begin and begin <= now:
+            del self.not_before[job]
+        return begin
 
     def _preempt(
         self, job: int, size: int, level: int, now: int, evict: Callable[[int, int], None]

@@ -24,7 +24,13 @@ from gpurel.analysis.summary import Analysis, Settings, analyze, attributed_fail
 from gpurel.sim.calibration import PAPER, Target, headline
 from gpurel.sim.config import SimConfig, with_overrides
 from gpurel.sim.run import SimResult, simulate
-from gpurel.sim.whatif import LARGE_GPUS, ettr_measured, large_failure_share, twin
+from gpurel.sim.whatif import (
+    LARGE_GPUS,
+    checkpointing,
+    ettr_measured,
+    large_failure_share,
+    twin,
+)
 from gpurel.warehouse import Warehouse
 
 LARGEST_CAUSES = ("ib_link", "filesystem_mount", "gpu_memory", "pcie")  # paper §2
@@ -194,7 +200,9 @@ def measure(
         out["xl_run_ettr"] = Absent(f"the largest job at this scale has {largest} GPUs")
     else:
         out["xl_run_ettr"] = _ran_or_absent(
-            ettr_measured(warehouse, failures, min_gpus=XL_RUN_GPUS + 1),
+            ettr_measured(
+                warehouse, failures, checkpointing(result.config), min_gpus=XL_RUN_GPUS + 1
+            ),
             f"no run of more than {XL_RUN_GPUS} GPUs lasted 24 h",
         )
     out["second_order_share"] = _second_order_share(analysis)

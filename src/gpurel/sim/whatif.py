@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gpurel.analysis import metrics
-from gpurel.analysis.runs import RunRules, runs, selected
+from gpurel.analysis.runs import Checkpointing, RunRules, runs, selected
 from gpurel.analysis.summary import analyze
 from gpurel.sim.calibration import headline
 from gpurel.sim.config import SimConfig
@@ -85,10 +85,18 @@ def _lost_second_order(preemptions: pa.Table) -> float:
     return float(pc.sum(pc.multiply(capped, second["n_gpus"])).as_py() or 0) / 3600
 
 
-def ettr_measured(warehouse: Warehouse, failures: ir.Table, min_gpus: int = 0) -> float | None:
-    """GPU-weighted measured ETTR of the runs of ``min_gpus`` or more that ran 24 h or more
-    (every interruption counted; None without such runs)."""
-    r = selected(runs(warehouse.jobs(), failures), RunRules(min_hours=MIN_RUN_HOURS))
+def checkpointing(config: SimConfig) -> Checkpointing:
+    """The runs' checkpointing as their operator knows it: Δt_cp, u0 and w_cp of ``config``."""
+    return Checkpointing(config.checkpoint_interval, config.u0, config.checkpoint_write)
+
+
+def ettr_measured(
+    warehouse: Warehouse, failures: ir.Table, ckpt: Checkpointing, min_gpus: int = 0
+) -> float | None:
+    """GPU-weighted measured ETTR of the runs of ``min_gpus`` or more that ran 24 h or more,
+    with checkpointing ``ckpt`` (every interruption counted; None without such runs)."""
+    rules = RunRules(min_hours=MIN_RUN_HOURS)
+    r = selected(runs(warehouse.jobs(), failures, ckpt=ckpt), rules)
     r = r.filter(r.n_gpus >= min_gpus)
     row = r.aggregate(
         p=(r.productive_s * r.n_gpus).sum(), w=(r.wallclock_s * r.n_gpus).sum()
@@ -124,7 +132,7 @@ def outcome(result: SimResult) -> Outcome:
             large_failure_share=large_failure_share(warehouse.jobs(), failures),
             lost_first_order=_lost_first_order(failures),
             lost_second_order=_lost_second_order(result.truth["truth_preemptions"]),
-            ettr_measured=ettr_measured(warehouse, failures),
+            ettr_measured=ettr_measured(warehouse, failures, checkpointing(result.config)),
             ettr_true=_ettr_true(result.truth["truth_runs"]),
             headline=headline(analysis, warehouse),
         )

@@ -17,6 +17,7 @@ from gpurel.sim import codes
 from gpurel.sim.config import DAY, HOUR, QOS, SimConfig
 
 SINGLE_NAMES = ("eval", "debug", "sweep", "notebook", "train", "bench", "preprocess", "infer")
+TOP = QOS.index("top")
 HIGH = QOS.index("high")
 NORMAL = QOS.index("normal")
 LOW = QOS.index("low")
@@ -99,7 +100,8 @@ def singles(rng: np.random.Generator, config: SimConfig, horizon: int) -> Single
     sizes = np.array([s for s, _ in config.single_sizes], dtype=np.int64)
     weights = np.array([w for _, w in config.single_sizes], dtype=np.float64)
     gpus = _capped(rng.choice(sizes, size=n, p=weights / weights.sum()), config)
-    qos = rng.choice(len(QOS), size=n, p=np.asarray(config.single_qos) / sum(config.single_qos))
+    weights = np.asarray(config.single_qos) / sum(config.single_qos)
+    qos = rng.choice(len(weights), size=n, p=weights)
     median = (
         config.single_duration_median * gpus.astype(np.float64) ** config.single_duration_size_exp
     )
@@ -148,6 +150,7 @@ def runs(rng: np.random.Generator, config: SimConfig, horizon: int) -> Runs:
     n = len(gpus)
     low = rng.uniform(size=n) < config.run_low_share
     qos = np.where(gpus >= config.run_high_min_gpus, HIGH, np.where(low, LOW, NORMAL))
+    qos = np.where(gpus >= config.run_top_min_gpus, TOP, qos)
     work = np.maximum(np.concatenate([p[2] for p in parts])[order], 600).astype(np.int64)
     return Runs(
         submit=submit[order],
