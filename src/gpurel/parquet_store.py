@@ -11,7 +11,7 @@ Layout under the warehouse directory ``ROOT`` (hive-style, by cluster and UTC mo
 - The month comes from a time in the natural key (jobs: submit, else start; steps: start;
   node_events: time; ``none`` when null), so a row's partition follows from its key and an
   upserted row replaces its stored version in the one partition that can hold it.
-- Every file holds every column (``cluster`` too) and the hidden key, sorted by the natural
+- Every file holds every column (``cluster`` too), sorted by the natural
   key: each is a self-contained piece of its table. Engines reading a table directory with
   hive discovery (Spark, DuckDB) see one extra ``month`` column; ``Warehouse`` drops it.
 - A write touches only the partitions its rows fall in: each is streamed through DuckDB (its
@@ -125,22 +125,32 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def same_key(name: str, left: str, right: str) -> str:
+    """SQL: rows ``left`` and ``right`` of table ``name`` have the same natural key (nulls
+    equal)."""
+    return " AND ".join(
+        f"{left}.{_quoted(c)} IS NOT DISTINCT FROM {right}.{_quoted(c)}" for c in schema.KEYS[name]
+    )
+
+
 def _merged(
-    con: duckdb.DuckDBPyConnection, path: Path, rows: pa.Table, name: str, key: str
+    con: duckdb.DuckDBPyConnection, path: Path, rows: pa.Table, name: str
 ) -> pa.RecordBatchReader:
-    """The partition at ``path`` with ``rows`` upserted (by ``key``), sorted by natural key.
+    """The partition at ``path`` with ``rows`` upserted (by natural key), sorted by it.
 
     Streamed: DuckDB scans the stored file, drops the rows whose key ``rows`` holds, and
-    sorts within its memory limit.
+    sorts within its memory limit. A stored column ``rows`` lacks (the key column of files
+    written by earlier versions) is left behind.
     """
     columns = ", ".join(_quoted(c) for c in rows.column_names)
     con.register("incoming", rows)
     query = f"SELECT {columns} FROM incoming"
     if path.exists():
         stored = str(path).replace("'", "''")
+        kept = ", ".join(f"stored.{_quoted(c)}" for c in rows.column_names)
         query = (
-            f"SELECT {columns} FROM read_parquet('{stored}', hive_partitioning = false) "
-            f"WHERE {_quoted(key)} NOT IN (SELECT {_quoted(key)} FROM incoming) "
+            f"SELECT {kept} FROM read_parquet('{stored}', hive_partitioning = false) AS stored "
+            f"ANTI JOIN incoming ON {same_key(name, 'stored', 'incoming')} "
             f"UNION ALL {query}"
         )
     order = ", ".join(f"{_quoted(c)} ASC NULLS LAST" for c in schema.KEYS[name])
@@ -166,8 +176,9 @@ def replace_file(path: Path, batches: pa.RecordBatchReader, target: pa.Schema) -
         temporary.unlink(missing_ok=True)
 
 
-def upsert(root: Path, name: str, rows: pa.Table, key: str) -> None:
-    """Upsert ``rows`` (unique in ``key``) into table ``name``, one partition at a time.
+def upsert(root: Path, name: str, rows: pa.Table) -> None:
+    """Upsert ``rows`` (unique in their natural key) into table ``name``, one partition at a
+    time.
 
     The caller holds the ``WriterLock`` of ``root``.
     """
@@ -178,7 +189,7 @@ def upsert(root: Path, name: str, rows: pa.Table, key: str) -> None:
         for partition, part_rows in _split(rows, partitions(name, rows)):
             path = table_dir(root, name) / partition / PART_FILE
             try:
-                replace_file(path, _merged(con, path, part_rows, name, key), rows.schema)
+                replace_file(path, _merged(con, path, part_rows, name), rows.schema)
             except duckdb.Error as exc:  # e.g. out of memory, or a damaged stored file
                 reason = str(exc).strip().splitlines()[0]
                 raise GpurelError(f"{path}: cannot merge the new rows: {reason}") from exc

@@ -6,11 +6,14 @@ Where the tables live and which engine queries them:
 - a Parquet directory (``parquet_store``: partitioned by cluster and month), queried by an
   in-memory DuckDB or by Spark (``engines``), written by gpurel itself;
 - an Ibis connection URL (``duckdb:///x.duckdb``, ``pyspark://``, ``trino://...``): tables in
-  that engine's catalog, under their canonical names (the hidden key column is optional).
+  that engine's catalog, under their canonical names (plus a hidden key column on engines
+  other than DuckDB).
 
-Writes are idempotent: each table has a natural key (``schema.KEYS``) folded into a hidden
-``_key`` column, and a row whose key is already stored replaces it (upsert). Ingesting the
-same file twice therefore changes nothing, and a re-read file with corrected rows updates them.
+Writes are idempotent: each table has a natural key (``schema.KEYS``), and a row whose key is
+already stored replaces it (upsert); within one write the last row of a key wins. Ingesting
+the same file twice therefore changes nothing, and a re-read file with corrected rows updates
+them. DuckDB and the Parquet store match keys column by column (nulls equal); other engines
+upsert on one column, so their tables hold the key folded into a hidden ``_key`` column.
 Derived tables (``materialize``) are stored in a DuckDB catalog (a temporary table when the
 file is open read-only); on other warehouses they live in the engine session (cached), for as
 long as the warehouse is open.
@@ -43,6 +46,7 @@ from typing import Any
 import duckdb
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -54,6 +58,7 @@ DEFAULT_PATH = "gpurel.duckdb"
 ENV_VAR = env_names.WAREHOUSE
 DUCKDB_SUFFIXES = (".duckdb", ".db", ".ddb")
 KEY = "_key"
+_ROW = "_row"  # a batch's row numbers, while its keys are grouped
 NUMBERED_JOBS = "jobs with attempt"  # the engine's cache of ``Warehouse.jobs()``
 _SEP = "\x1f"
 SIDE_DIR = "_side"  # of the side tables in a Parquet warehouse
@@ -82,9 +87,12 @@ def is_parquet_dir(path: Path) -> bool:
     return path.suffix.lower() not in DUCKDB_SUFFIXES
 
 
-def stored_schema(name: str) -> pa.Schema:
-    """Canonical table ``name`` as stored: its schema plus the hidden key."""
-    return schema.TABLES[name].append(pa.field(KEY, pa.string(), nullable=False))
+def stored_schema(name: str, *, keyed: bool = False) -> pa.Schema:
+    """Canonical table ``name`` as stored: its schema, plus the hidden key when ``keyed``."""
+    table_schema = schema.TABLES[name]
+    return (
+        table_schema.append(pa.field(KEY, pa.string(), nullable=False)) if keyed else table_schema
+    )
 
 
 def _key_column(name: str, table: pa.Table) -> pa.Array:
@@ -97,18 +105,15 @@ def _key_column(name: str, table: pa.Table) -> pa.Array:
     return pc.binary_join_element_wise(*parts, _SEP)
 
 
-def _last_per_key(table: pa.Table) -> pa.Table:
-    """Keep the last row of each key within one batch (later rows win, as with upserts)."""
-    keys = table.column(KEY)
-    if len(pc.unique(keys)) == table.num_rows:
+def _last_per_key(name: str, table: pa.Table) -> pa.Table:
+    """Keep the last row of each natural key within one batch (later rows win, as with
+    upserts); nulls in a key are equal."""
+    keys = list(schema.KEYS[name])
+    numbered = table.select(keys).append_column(_ROW, pa.array(np.arange(table.num_rows)))
+    last = numbered.group_by(keys, use_threads=False).aggregate([(_ROW, "max")])
+    if last.num_rows == table.num_rows:
         return table
-    indices = pa.array(range(table.num_rows), pa.int64())
-    last = (
-        pa.table({"k": keys, "i": indices})
-        .group_by("k", use_threads=False)
-        .aggregate([("i", "max")])
-    )
-    positions = last.column("i_max")
+    positions = last.column(f"{_ROW}_max")
     return table.take(positions.take(pc.sort_indices(positions)))
 
 
@@ -130,13 +135,14 @@ def _replace_rows(con: duckdb.DuckDBPyConnection, name: str, rows: pa.Table) -> 
     """Upsert on DuckDB in one transaction: delete the stored rows of the keys, insert all.
 
     Faster than a MERGE; the insert need not keep the batch's row order, so DuckDB spreads
-    it over its threads.
+    it over its threads. Keys are matched column by column: no key column is stored.
     """
     staged = f"_gpurel_incoming_{name}"
     con.register(staged, rows)
     con.begin()
     try:
-        con.execute(f'DELETE FROM "{name}" WHERE {KEY} IN (SELECT {KEY} FROM {staged})')
+        match = parquet_store.same_key(name, "stored", "incoming")
+        con.execute(f'DELETE FROM "{name}" AS stored USING {staged} AS incoming WHERE {match}')
         con.execute("SET preserve_insertion_order = false")
         con.execute(f'INSERT INTO "{name}" SELECT * FROM {staged}')
         con.commit()
@@ -221,10 +227,13 @@ class Warehouse:
                 self._register(name)
             return
         existing = set(self.con.list_tables())
+        keyed = self.con.name != "duckdb"
         for name in schema.TABLES:
             if name not in existing:  # read-only: an empty table for this session
-                table_schema = ibis.schema(stored_schema(name))
+                table_schema = ibis.schema(stored_schema(name, keyed=keyed))
                 self.con.create_table(name, schema=table_schema, temp=self.read_only)
+            elif not keyed and not self.read_only and KEY in self.con.table(name).columns:
+                self.con.con.execute(f'ALTER TABLE "{name}" DROP COLUMN {KEY}')  # stored before
 
     def _register(self, name: str) -> None:
         """Point the engine's view ``name`` at the table's Parquet files (or an empty table)."""
@@ -243,12 +252,11 @@ class Warehouse:
         self.claim()
         if table.num_rows == 0:
             return 0
-        rows = schema.conform(name, table)
-        rows = _last_per_key(rows.append_column(KEY, _key_column(name, rows)))
+        rows = _last_per_key(name, schema.conform(name, table))
         if self.parquet is None:
             self._upsert(name, rows)
         else:
-            parquet_store.upsert(self.parquet, name, rows, KEY)
+            parquet_store.upsert(self.parquet, name, rows)
             self._register(name)
         if name == "jobs":
             self._keep.pop(NUMBERED_JOBS, None)
@@ -267,7 +275,7 @@ class Warehouse:
             _replace_rows(self.con.con, name, rows)
             return
         try:
-            self.con.upsert(name, rows, on=KEY)
+            self.con.upsert(name, rows.append_column(KEY, _key_column(name, rows)), on=KEY)
         except Exception as exc:  # each engine raises its own family
             raise GpurelError(
                 f"{self.con.name} cannot upsert into {name!r} ({exc}); ingest into a DuckDB "
