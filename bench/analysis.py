@@ -14,16 +14,25 @@ its descendants (Spark's JVM included). Sections, each with ratios to a baseline
    5 minutes and 8 GB on this machine.
 3. Spark local (reference), ``--spark-events`` records as a Parquet warehouse: Spark against
    DuckDB on the same directory (the baseline).
+4. a simulated month (``gpurel simulate --preset rsc1 --scale 0.1 --days 30``, about 22k
+   attempts) as a Parquet warehouse, on DuckDB and on Spark local: seconds, engine queries
+   and, on Spark, Spark jobs; the Spark/DuckDB time ratio against its target (4x). ``--month
+   DIR`` analyses an existing warehouse instead; ``--month-only`` runs this section alone.
 
+Every analysis counts its engine queries: the outermost calls of the Ibis backend's entry
+points that run an expression (``execute``, ``to_pyarrow``, ``to_pyarrow_batches``,
+``create_table``, ``_create_cached_table``), each charged to the analysis step that issued it.
 ``--profile`` adds the seconds of every top-level step of the analysis (which query
-dominates). Usage:
+dominates) and the queries per step. Usage:
     uv run python bench/analysis.py [--max-events 1e8] [--min-events 1e5] [--spark-events 1e7]
         [--spark-memory 8g] [--fail-share 0.05] [--profile] [--no-spark] [--keep DIR]
+        [--month DIR] [--month-only]
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import shutil
 import subprocess
@@ -39,6 +48,10 @@ import synthetic
 TARGET_EVENTS = 99_000_000  # 10^8 records, give or take the generator's rounding
 TARGET_S = 300
 TARGET_GIB = 8
+SPARK_RATIO_TARGET = 4.0  # Spark local's time over DuckDB's on the simulated month
+QUERY_METHODS = ("execute", "to_pyarrow", "to_pyarrow_batches", "create_table")
+CACHE_METHOD = "_create_cached_table"
+MONTH = ("--preset", "rsc1", "--scale", "0.1", "--days", "30")
 
 
 def _rss_kib(pid: int) -> int:
@@ -128,6 +141,65 @@ def profiled() -> dict[str, float]:
     return seconds
 
 
+class QueryCounter:
+    """Counts the engine queries of one Ibis backend, each charged to the analysis step (the
+    function ``summary.analyze`` called) that issued it; a query made inside another counts
+    once."""
+
+    def __init__(self, backend: object) -> None:
+        self.by_step: dict[str, int] = {}
+        self.seconds: dict[str, float] = {}  # the queries' seconds, per step
+        self._depth = 0
+        for name in (*QUERY_METHODS, CACHE_METHOD):
+            if hasattr(backend, name):
+                setattr(backend, name, self._counted(getattr(backend, name)))
+
+    @property
+    def total(self) -> int:
+        """Queries counted so far."""
+        return sum(self.by_step.values())
+
+    def _counted(self, method: Callable[..., object]) -> Callable[..., object]:
+        def wrapper(*args: object, **kwargs: object) -> object:
+            if self._depth:
+                return method(*args, **kwargs)
+            step = _step()
+            self.by_step[step] = self.by_step.get(step, 0) + 1
+            self._depth += 1
+            began = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                self._depth -= 1
+                spent = time.perf_counter() - began
+                self.seconds[step] = self.seconds.get(step, 0.0) + spent
+
+        return wrapper
+
+
+def _step() -> str:
+    """The analysis step running now: the gpurel function closest to ``summary.analyze`` on
+    the stack, past its wrappers (``_from_events`` and lambdas); "outside" when not analysing."""
+    step = "outside"
+    for frame in inspect.stack(context=0):
+        path = Path(frame.filename)
+        if "gpurel" not in path.parts:
+            continue
+        if path.name == "summary.py" and frame.function == "analyze":
+            return step
+        if frame.function not in ("<lambda>", "_from_events"):
+            step = f"{path.stem}.{frame.function}"
+    return "outside"
+
+
+def _spark_jobs() -> int:
+    """Spark jobs run so far in this process's session (0 without one)."""
+    from pyspark import SparkContext
+
+    context = SparkContext._active_spark_context
+    return 0 if context is None else len(context.statusTracker().getJobIdsForGroup(None))
+
+
 def child(engine: str, target: str, args: argparse.Namespace) -> None:
     """Analyze ``target`` on ``engine`` in this process; print seconds and steps as JSON."""
     from gpurel.analysis import summary
@@ -142,17 +214,27 @@ def child(engine: str, target: str, args: argparse.Namespace) -> None:
             .config("spark.sql.shuffle.partitions", "8")
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.ui.retainedJobs", "100000")
+            .config("spark.sql.session.timeZone", "UTC")
             .getOrCreate()
         )
         session.sparkContext.setLogLevel("ERROR")
-    warehouse = Warehouse.open(target, engine=engine)
+    warehouse = Warehouse.open(target, engine=engine, read_only=True)
     steps = profiled() if args.profile else {}
+    queries = QueryCounter(warehouse.con)
+    jobs_before = _spark_jobs() if engine == "spark" else 0
     began = time.perf_counter()
     result = summary.analyze(warehouse)
     seconds = time.perf_counter() - began
     overview = result.overview
     counts = {"attempts": overview["job_attempts"], "events": overview["node_events"]}
-    print(json.dumps({"seconds": seconds, "steps": steps} | counts))
+    engine_counts = {
+        "queries": queries.total,
+        "queries_by_step": queries.by_step,
+        "query_seconds_by_step": queries.seconds,
+        "spark_jobs": _spark_jobs() - jobs_before if engine == "spark" else None,
+    }
+    print(json.dumps({"seconds": seconds, "steps": steps} | counts | engine_counts))
 
 
 def analyze(engine: str, target: Path, args: argparse.Namespace) -> dict:
@@ -260,6 +342,46 @@ def spark(args: argparse.Namespace, workdir: Path) -> list[dict]:
     return [base, on_spark]
 
 
+def simulated_month(args: argparse.Namespace, workdir: Path) -> Path:
+    """The warehouse of section 4: ``--month``, else a month simulated into ``workdir``."""
+    if args.month:
+        return args.month
+    path = workdir / "month"
+    gpurel = Path(sys.executable).with_name("gpurel")
+    command = [str(gpurel), "simulate", *MONTH, "--json", "--warehouse", str(path)]
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return path
+
+
+def _queries(label: str, r: dict, base: dict) -> str:
+    jobs = "" if r["spark_jobs"] is None else f"{r['spark_jobs']:>12,}"
+    ratio = f"{r['seconds'] / base['seconds']:.2f}x"
+    return f"{label:<10}{r['seconds']:>9.1f}{ratio:>10}{r['queries']:>10,}{jobs}"
+
+
+def month(args: argparse.Namespace, workdir: Path) -> list[dict]:
+    """Section 4: the simulated month on DuckDB and Spark local: time and engine queries."""
+    path = simulated_month(args, workdir)
+    print(f"\n4. simulated month ({' '.join(MONTH)}), Parquet warehouse {path}")
+    print(f"{'':<10}{'seconds':>9}{'time':>10}{'queries':>10}{'Spark jobs':>12}")
+    base = analyze("duckdb", path, args)
+    print(_queries("duckdb", base, base), flush=True)
+    results = [base]
+    if not args.no_spark:
+        on_spark = analyze("spark", path, args)
+        print(_queries("spark", on_spark, base), flush=True)
+        ratio = on_spark["seconds"] / base["seconds"]
+        verdict = "met" if ratio <= SPARK_RATIO_TARGET else "MISSED"
+        print(f"   Spark/DuckDB time {ratio:.2f}x, target <= {SPARK_RATIO_TARGET:g}x: {verdict}")
+        results.append(on_spark)
+    if args.profile:
+        for r in results:
+            spent = r["query_seconds_by_step"]
+            for step, n in sorted(r["queries_by_step"].items(), key=lambda kv: -spent[kv[0]]):
+                print(f"    {step:<40}{n:>5} queries{spent[step]:>8.1f} s")
+    return results
+
+
 def main() -> None:
     """Run the sections and print one JSON line with every measurement."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -271,18 +393,24 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="seconds per analysis step")
     parser.add_argument("--no-spark", action="store_true", help="skip section 3")
     parser.add_argument("--keep", type=Path, help="keep the generated warehouses here")
+    parser.add_argument("--month", type=Path, help="section 4's warehouse (default: simulate)")
+    parser.add_argument("--month-only", action="store_true", help="run section 4 alone")
     parser.add_argument("--child", nargs=2, metavar=("ENGINE", "WAREHOUSE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(*args.child, args)
+        engine, warehouse = args.child
+        child(engine, warehouse, args)
         return
     with tempfile.TemporaryDirectory() as tmp:
         workdir = args.keep or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
-        results = {"scaling": scaling(args, workdir)}
-        target(results["scaling"][-1])
-        if not args.no_spark:
-            results["spark"] = spark(args, workdir)
+        results = {}
+        if not args.month_only:
+            results["scaling"] = scaling(args, workdir)
+            target(results["scaling"][-1])
+            if not args.no_spark:
+                results["spark"] = spark(args, workdir)
+        results["month"] = month(args, workdir)
     print(json.dumps(results))
 
 

@@ -83,6 +83,14 @@ class AttributionWindow:
     after_s: int = 300
 
 
+# the windows of the sensitivity table: half, the paper's, and twice
+SENSITIVITY_WINDOWS = (
+    AttributionWindow(300, 120),
+    AttributionWindow(600, 300),
+    AttributionWindow(1200, 600),
+)
+
+
 def seconds_between(start: ir.TimestampValue, end: ir.TimestampValue) -> ir.FloatingValue:
     """``end - start`` in seconds, exact to the microsecond on every backend."""
     return end.delta(start, unit="microsecond") / 1_000_000
@@ -223,6 +231,18 @@ def attribute(
     return _attributed(jobs, candidates(jobs, events, priorities, window))
 
 
+def widest(windows: Iterable[AttributionWindow]) -> AttributionWindow:
+    """The smallest window that holds every one of ``windows``."""
+    windows = tuple(windows)
+    return AttributionWindow(max(w.before_s for w in windows), max(w.after_s for w in windows))
+
+
+def attribute_within(jobs: ir.Table, found: ir.Table, window: AttributionWindow) -> ir.Table:
+    """``attribute`` in ``window`` from the ``candidates`` ``found`` in a window holding it: the
+    candidates are found once (the join of attempts and events) and narrowed per window."""
+    return _attributed(jobs, _within(found, window))
+
+
 def _within(c: ir.Table, window: AttributionWindow) -> ir.Table:
     """The candidates of a narrower window than the one ``c`` was found in."""
     before, after = ibis.interval(seconds=window.before_s), ibis.interval(seconds=window.after_s)
@@ -255,22 +275,21 @@ def window_sensitivity(
     jobs: ir.Table,
     events: ir.Table,
     priorities: ir.Table | pa.Table,
-    windows: Iterable[AttributionWindow] = (
-        AttributionWindow(300, 120),
-        AttributionWindow(600, 300),
-        AttributionWindow(1200, 600),
-    ),
+    windows: Iterable[AttributionWindow] = SENSITIVITY_WINDOWS,
 ) -> pa.Table:
-    """Attributed share of interrupted attempts (all, and NODE_FAIL only) for each window.
-
-    The candidates are found once, in a window spanning all of them, and narrowed per window.
-    """
+    """Attributed share of interrupted attempts (all, and NODE_FAIL only) for each window."""
     windows = tuple(windows)
-    widest = AttributionWindow(max(w.before_s for w in windows), max(w.after_s for w in windows))
-    found = candidates(jobs, events, priorities, widest)
+    return sensitivity(jobs, candidates(jobs, events, priorities, widest(windows)), windows)
+
+
+def sensitivity(
+    jobs: ir.Table, found: ir.Table, windows: Iterable[AttributionWindow] = SENSITIVITY_WINDOWS
+) -> pa.Table:
+    """``window_sensitivity`` from the ``candidates`` ``found`` in a window holding every one of
+    ``windows``: one engine query."""
     parts = []
     for w in windows:
-        f = _attributed(jobs, _within(found, w))
+        f = attribute_within(jobs, found, w)
         node_fail = f.state == JobState.NODE_FAIL.value
         counts = f.aggregate(
             interrupted=f.count(),

@@ -147,9 +147,12 @@ class Lemons:
 # --- window and nodes -------------------------------------------------------------------------
 
 
-def window(inputs: Inputs, settings: LemonSettings) -> metrics.Period:
-    """``(as_of - window, as_of]``, ``as_of`` defaulting to the end of the data."""
-    end = settings.as_of
+def window(
+    inputs: Inputs, settings: LemonSettings, data_end: datetime | None = None
+) -> metrics.Period:
+    """``(as_of - window, as_of]``, ``as_of`` defaulting to the end of the data (``data_end``
+    where the caller has measured it, ``metrics.analysis_period``'s)."""
+    end = settings.as_of or data_end
     if end is None:
         end = metrics.analysis_period(inputs.jobs, inputs.events, inputs.nodes).end
     return metrics.Period(end - timedelta(seconds=settings.window_s), end)
@@ -514,11 +517,13 @@ def detect_per_cluster(
     return thresholds, _ranked(values, fires, score, flagged)
 
 
-def find_lemons(inputs: Inputs, settings: LemonSettings | None = None) -> Lemons:
+def find_lemons(
+    inputs: Inputs, settings: LemonSettings | None = None, data_end: datetime | None = None
+) -> Lemons:
     """Signals over the window, each cluster's thresholds and flags, and the flagged nodes'
-    evidence."""
+    evidence; ``data_end``: the end of the data (``window``), where the caller knows it."""
     s = settings or LemonSettings()
-    period = window(inputs, s)
+    period = window(inputs, s, data_end)
     counts = _input_counts(inputs)
     available = _availability(counts, inputs.tickets is not None)
     values = signals(inputs, period, s, available)
@@ -727,10 +732,7 @@ def _large_jobs(
         "touching_failures": touching.semi_join(infra, key),
     }
     counted = [t.aggregate(**{name: t.count()}) for name, t in parts.items()]
-    joined = counted[0]
-    for other in counted[1:]:
-        joined = joined.cross_join(other)
-    c = {k: int(v or 0) for k, v in joined.to_pyarrow().to_pylist()[0].items()}
+    c = {k: int(v or 0) for k, v in metrics.one_row(*counted).items()}
     untouched = c["attempts"] - c["touching_attempts"]
     return {"min_gpus": min_gpus, **c} | {
         "failure_share": _share(c["failures"], c["attempts"]),

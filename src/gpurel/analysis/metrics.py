@@ -35,6 +35,7 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from gpurel.analysis.attribution import ran, runtime_s, seconds_between
 from gpurel.errors import ConfigError, GpurelError
@@ -108,6 +109,15 @@ def union_all(*tables: ir.Table) -> ir.Table:
     return ibis.union(
         *(t.cast({c: t[c].type().copy(nullable=True) for c in t.columns}) for t in tables)
     )
+
+
+def one_row(*aggregates: ir.Table) -> dict[str, Any]:
+    """The values of one-row aggregates side by side, computed by one engine query."""
+    joined = aggregates[0]
+    for other in aggregates[1:]:
+        joined = joined.cross_join(other)
+    row: dict[str, Any] = joined.to_pyarrow().to_pylist()[0]
+    return row
 
 
 def _none_if_inf(x: float) -> float | None:
@@ -276,23 +286,33 @@ def node_days(
     j = spans.join(weeks, [spans.start < weeks.w_end, spans.end > weeks.w_start])
     overlap = seconds_between(ibis.greatest(j.start, j.w_start), ibis.least(j.end, j.w_end))
     j = j.mutate(node_days=overlap / DAY_S)
-    by_cluster = (
-        j.group_by("cluster", "method")
-        .aggregate(nodes=j.node.nunique(), node_days=exact_sum(j.node_days))
-        .order_by("cluster")
-        .to_pyarrow()
-    )
-    by_week = (
-        j.group_by("week_start", "iso_week")
-        .aggregate(node_days=exact_sum(j.node_days))
-        .order_by("week_start")
-        .to_pyarrow()
-    )
+    by_cluster, by_week = _per_cluster_and_week(j)
     methods = set(by_cluster["method"].to_pylist())
     method = methods.pop() if len(methods) == 1 else ("mixed" if methods else "observed")
     total = float(sum(by_cluster["node_days"].to_pylist()))
     wider = records if records != period else None
     return NodeDays(period, method, total, by_cluster, by_week, wider)
+
+
+def _per_cluster_and_week(j: ir.Table) -> tuple[pa.Table, pa.Table]:
+    """Node-days (and nodes) per (cluster, method) and node-days per week of the node spans
+    cut by week ``j``, in one engine query: the two groupings stacked in one union."""
+    per_cluster = j.group_by("cluster", "method").aggregate(
+        nodes=j.node.nunique(), node_days=exact_sum(j.node_days)
+    )
+    per_week = j.group_by("week_start", "iso_week").aggregate(node_days=exact_sum(j.node_days))
+    columns = ("cluster", "method", "nodes", "week_start", "iso_week", "node_days")
+    types = {c: t for part in (per_cluster, per_week) for c, t in part.schema().items()}
+
+    def stacked(part: ir.Table, weekly: bool) -> ir.Table:
+        values = {c: part[c] if c in part.columns else ibis.null(types[c]) for c in columns}
+        return part.select(**values, weekly=ibis.literal(weekly))
+
+    both = union_all(stacked(per_cluster, False), stacked(per_week, True)).to_pyarrow()
+    weekly = pc.field("weekly")
+    cluster = both.filter(~weekly).sort_by("cluster")
+    week = both.filter(weekly).sort_by("week_start")
+    return cluster.select([*columns[:3], "node_days"]), week.select(list(columns[3:]))
 
 
 def _in_service(spans: ir.Table, records: Period) -> Period:
@@ -354,29 +374,49 @@ def _in_period(eps: ir.Table, period: Period) -> ir.Table:
     return eps.filter(eps.start >= period.start, eps.start <= period.end)
 
 
+def episode_counts(eps: ir.Table, period: Period) -> pa.Table:
+    """Episodes starting in the period per ``week`` (ISO weeks since ``EPOCH_MONDAY``),
+    category and domain: one engine query, which every episode rate sums up."""
+    e = _in_period(eps, period)
+    week = e.start.delta(ibis.literal(EPOCH_MONDAY), unit="microsecond") // _WEEK_US
+    e = e.mutate(week=week)
+    return e.aggregate(episodes=e.count(), by=["week", "category", "domain"]).to_pyarrow()
+
+
+def _summed(eps: ir.Table | pa.Table, period: Period, by: Sequence[str]) -> pa.Table:
+    """Episodes per group ``by`` (no group: one row), from the episodes or their counts."""
+    counts = eps if isinstance(eps, pa.Table) else episode_counts(eps, period)
+    summed = counts.group_by(list(by)).aggregate([("episodes", "sum")])
+    total = pc.fill_null(summed["episodes_sum"], 0).cast(pa.int64())
+    return summed.select(list(by)).append_column("episodes", total)
+
+
 def episode_rates(
-    eps: ir.Table,
+    eps: ir.Table | pa.Table,
     exposure: NodeDays,
     by: Sequence[str] = ("category", "domain"),
     conf: float = 0.95,
 ) -> pa.Table:
-    """Episodes starting in the period per group, per 1000 node-days (``by=()``: one total row)."""
-    e = _in_period(eps, exposure.period)
-    counts = e.aggregate(episodes=e.count(), by=list(by)).to_pyarrow()
+    """Episodes starting in the period per group, per 1000 node-days (``by=()``: one total row).
+
+    ``eps``: the episodes, or their ``episode_counts`` in the period."""
+    counts = _summed(eps, exposure.period, by)
     counts = counts.append_column("node_days", pa.array([exposure.node_days] * len(counts)))
     t = _with_rates(counts, "episodes", conf=conf)
     return t.sort_by([("episodes", "descending"), *((k, "ascending") for k in by)])
 
 
-def episode_summary(eps: ir.Table, exposure: NodeDays, conf: float = 0.95) -> pa.Table:
-    """Overall and hardware-only episode rates (``scope`` "all" / "hardware")."""
-    e = _in_period(eps, exposure.period)
-    hardware = e.domain == Domain.HARDWARE.value
-    row = e.aggregate(all=e.count(), hardware=hardware.sum()).to_pyarrow().to_pylist()[0]
+def episode_summary(eps: ir.Table | pa.Table, exposure: NodeDays, conf: float = 0.95) -> pa.Table:
+    """Overall and hardware-only episode rates (``scope`` "all" / "hardware"); ``eps``: the
+    episodes, or their ``episode_counts`` in the period."""
+    by_domain = _summed(eps, exposure.period, ("domain",)).to_pylist()
     counts = pa.table(
         {
             "scope": ["all", "hardware"],
-            "episodes": [row["all"], row["hardware"] or 0],
+            "episodes": [
+                sum(r["episodes"] for r in by_domain),
+                sum(r["episodes"] for r in by_domain if r["domain"] == Domain.HARDWARE.value),
+            ],
             "node_days": [exposure.node_days] * 2,
         }
     )
@@ -384,13 +424,12 @@ def episode_summary(eps: ir.Table, exposure: NodeDays, conf: float = 0.95) -> pa
 
 
 def weekly_episode_rates(
-    eps: ir.Table, exposure: NodeDays, by: Sequence[str] = (), conf: float = 0.95
+    eps: ir.Table | pa.Table, exposure: NodeDays, by: Sequence[str] = (), conf: float = 0.95
 ) -> pa.Table:
-    """Episodes per ISO week (and group), with that week's node-days; empty weeks count 0."""
-    e = _in_period(eps, exposure.period)
-    week = e.start.delta(ibis.literal(EPOCH_MONDAY), unit="microsecond") // _WEEK_US
-    e = e.mutate(week=week)
-    counts = e.aggregate(episodes=e.count(), by=["week", *by]).to_pyarrow().to_pylist()
+    """Episodes per ISO week (and group), with that week's node-days; empty weeks count 0.
+
+    ``eps``: the episodes, or their ``episode_counts`` in the period."""
+    counts = _summed(eps, exposure.period, ["week", *by]).to_pylist()
     found = {(EPOCH_MONDAY + WEEK * r["week"], *(r[k] for k in by)): r["episodes"] for r in counts}
     groups = sorted({k[1:] for k in found}) if by else [()]
     rows = [

@@ -26,8 +26,8 @@ import pyarrow.compute as pc
 
 from gpurel import taxonomy
 from gpurel.absent import Absent
-from gpurel.analysis import design, goodput, lemons, metrics, runs, timeline
-from gpurel.analysis.attribution import AttributionWindow, attribute, window_sensitivity
+from gpurel.analysis import attribution, design, goodput, lemons, metrics, runs, timeline
+from gpurel.analysis.attribution import AttributionWindow
 from gpurel.analysis.node_failures import NodeFailures, node_episodes, node_failures
 from gpurel.models.dispersion import DispersionTest, dispersion_test
 from gpurel.models.ettr import ettr_finite, ettr_renewal, failure_rate, linear_breaks
@@ -36,6 +36,12 @@ from gpurel.schema import JobState
 from gpurel.warehouse import Warehouse
 
 T = TypeVar("T")
+EPISODE_FIGURES = (
+    "episode_summary",
+    "episodes_by_category",
+    "episodes_by_week",
+    "episodes_by_week_category",
+)
 DEFAULT_PROJECTION_GPUS = (8, 64, 512, 1024, 4096, 16384, 131072)
 NO_EVENTS = "no node events ingested"
 NO_JOBS = "no job accounting ingested"
@@ -120,33 +126,35 @@ def _scoped(table: ir.Table, cluster: str | None) -> ir.Table:
     return table if cluster is None else table.filter(table.cluster == cluster)
 
 
-def _overview(jobs: ir.Table, events: ir.Table, rejects: ir.Table) -> dict[str, Any]:
-    row = (
+def _overview(
+    jobs: ir.Table, events: ir.Table, nodes: ir.Table, rejects: ir.Table
+) -> dict[str, Any]:
+    """What the warehouse holds, in one query: job attempts and ids, clusters, GPU-hours,
+    NODE_FAILs, node events (failing ones too), rejected rows, the clusters' names, and the GPUs
+    the inventory lists (``inventory_gpus``) with the nodes it lists them for."""
+    names = metrics.union_all(jobs.select("cluster"), events.select("cluster"))
+    listed = nodes.filter(nodes.gpus.notnull())
+    row = metrics.one_row(
         jobs.aggregate(
             job_attempts=jobs.count(),
             job_ids=jobs.job_id.nunique(),
             clusters=jobs.cluster.nunique(),
             gpu_hours=metrics.exact_sum(metrics.gpu_hours(jobs)),
             node_fail_attempts=(jobs.state == JobState.NODE_FAIL.value).cast("int64").sum(),
-        )
-        .to_pyarrow()
-        .to_pylist()[0]
+        ),
+        events.aggregate(
+            node_events=events.count(),
+            failing_node_events=(events.result == "fail").cast("int64").sum(),
+        ),
+        rejects.aggregate(rejected_rows=rejects.count()),
+        names.aggregate(cluster_names=names.cluster.collect(distinct=True)),
+        listed.aggregate(inventory_gpus=listed.gpus.sum(), inventory_gpu_nodes=listed.count()),
     )
-    row["node_events"] = int(events.count().to_pyarrow().as_py())
-    row["failing_node_events"] = int(events.filter(events.result == "fail").count().execute())
-    row["rejected_rows"] = int(rejects.count().execute())
     row["gpu_hours"] = float(row["gpu_hours"] or 0.0)
-    row["node_fail_attempts"] = int(row["node_fail_attempts"] or 0)
-    names = metrics.union_all(jobs.select("cluster"), events.select("cluster")).distinct()
-    row["cluster_names"] = names.order_by("cluster").to_pyarrow()["cluster"].to_pylist()
+    for name in ("node_fail_attempts", "failing_node_events", "inventory_gpus"):
+        row[name] = int(row[name] or 0)
+    row["cluster_names"] = sorted(row["cluster_names"] or [])
     return row
-
-
-def _inventory_gpus(nodes: ir.Table) -> dict[str, int]:
-    """GPUs the inventory lists (``inventory_gpus``) and the nodes it lists them for."""
-    listed = nodes.filter(nodes.gpus.notnull())
-    row = listed.aggregate(gpus=listed.gpus.sum(), n=listed.count()).to_pyarrow().to_pylist()[0]
-    return {"inventory_gpus": int(row["gpus"] or 0), "inventory_gpu_nodes": int(row["n"])}
 
 
 def cause_gap(overview: dict[str, Any]) -> Absent | None:
@@ -281,7 +289,8 @@ def _counts(warehouse: Warehouse, s: Settings) -> dict[str, Any]:
     """The overview counts of the warehouse (of the settings' cluster)."""
     jobs = _scoped(warehouse.jobs(), s.cluster)
     events = _scoped(warehouse.table("node_events"), s.cluster)
-    return _overview(jobs, events, warehouse.table("rejects"))
+    nodes = _scoped(warehouse.table("nodes"), s.cluster)
+    return _overview(jobs, events, nodes, warehouse.table("rejects"))
 
 
 def measured_runs(warehouse: Warehouse, s: Settings) -> RunEttr:
@@ -310,12 +319,30 @@ def runs_json(measured: RunEttr, s: Settings) -> dict[str, Any]:
     )
 
 
-def attributed_failures(warehouse: Warehouse, s: Settings) -> ir.Table:
-    """Attribute interrupted attempts and store the result as the derived ``failures`` table."""
+@dataclass(frozen=True)
+class Attribution:
+    """The derived tables of one attribution: every candidate cause in the widest window
+    (the settings' and the sensitivity windows), and the ``failures`` in the settings' window."""
+
+    candidates: ir.Table
+    failures: ir.Table
+
+
+def attribution_tables(warehouse: Warehouse, s: Settings) -> Attribution:
+    """Attribute interrupted attempts once: the candidates (the join of attempts and failing
+    events) and the ``failures`` chosen among them, each stored as a derived table."""
     jobs = _scoped(warehouse.jobs(), s.cluster)
     events = _scoped(warehouse.table("node_events"), s.cluster)
-    priorities = s.taxonomy().priorities()
-    return warehouse.materialize("failures", attribute(jobs, events, priorities, s.window))
+    window = attribution.widest((s.window, *attribution.SENSITIVITY_WINDOWS))
+    found = attribution.candidates(jobs, events, s.taxonomy().priorities(), window)
+    stored = warehouse.materialize("candidates", found)
+    failures = attribution.attribute_within(jobs, stored, s.window)
+    return Attribution(stored, warehouse.materialize("failures", failures))
+
+
+def attributed_failures(warehouse: Warehouse, s: Settings) -> ir.Table:
+    """Attribute interrupted attempts and store the result as the derived ``failures`` table."""
+    return attribution_tables(warehouse, s).failures
 
 
 def lemon_inputs(
@@ -333,10 +360,12 @@ def lemon_inputs(
 
 def known_lemons(warehouse: Warehouse) -> set[tuple[str, str]] | None:
     """The simulator's lemon nodes (``truth_nodes``), where the warehouse holds its truth."""
-    if "truth_nodes" not in warehouse.con.list_tables():
+    from gpurel.sim.truth import TRUTH_NODES
+
+    if not warehouse.has_side("truth_nodes"):
         return None
-    t = warehouse.con.table("truth_nodes")
-    rows = t.filter(t.lemon).select("cluster", "node").to_pyarrow()
+    t = warehouse.side("truth_nodes", TRUTH_NODES)
+    rows = warehouse.fetch(t.filter(t.lemon).select("cluster", "node"))
     return set(zip(rows["cluster"].to_pylist(), rows["node"].to_pylist(), strict=True))
 
 
@@ -421,9 +450,9 @@ def analyze(warehouse: Warehouse, settings: Settings | None = None) -> Analysis:
     events = _scoped(warehouse.table("node_events"), s.cluster)
     nodes = _scoped(warehouse.table("nodes"), s.cluster)
     rejects = warehouse.table("rejects")
-    priorities = s.taxonomy().priorities()
-    failures = attributed_failures(warehouse, s)
-    overview = _overview(jobs, events, rejects) | _inventory_gpus(nodes)
+    attributed = attribution_tables(warehouse, s)
+    failures = attributed.failures
+    overview = _overview(jobs, events, nodes, rejects)
     has_events = bool(overview["node_events"])
     has_data = overview["job_attempts"] or has_events
     exposure = metrics.node_days(jobs, events, nodes) if has_data else None
@@ -448,15 +477,10 @@ def analyze(warehouse: Warehouse, settings: Settings | None = None) -> Analysis:
         failures_by_category=metrics.job_failure_rates(jobs, failures),
         largest_failures=metrics.largest_failures(jobs, failures),
         attribution_windows=_from_events(
-            with_events, lambda _: window_sensitivity(jobs, events, priorities)
+            with_events, lambda _: attribution.sensitivity(jobs, attributed.candidates)
         ),
         node_days=exposure,
-        episode_summary=_from_events(with_events, lambda e: metrics.episode_summary(eps, e)),
-        episodes_by_category=_from_events(with_events, lambda e: metrics.episode_rates(eps, e)),
-        episodes_by_week=_from_events(with_events, lambda e: metrics.weekly_episode_rates(eps, e)),
-        episodes_by_week_category=_from_events(
-            with_events, lambda e: metrics.weekly_episode_rates(eps, e, by=("category",))
-        ),
+        **_episode_figures(eps, with_events),
         check_first_seen=_from_events(
             with_events,
             lambda e: timeline.first_appearances(events, _new_after(events, e.period)),
@@ -489,12 +513,36 @@ def analyze(warehouse: Warehouse, settings: Settings | None = None) -> Analysis:
             else causes
         ),
         lemons=(
-            lemons.find_lemons(lemons.Inputs(jobs, events, nodes, failures), s.lemon)
+            lemons.find_lemons(
+                lemons.Inputs(jobs, events, nodes, failures), s.lemon, _data_end(exposure)
+            )
             if has_data
             else None
         ),
         rejects=_rejects_summary(rejects),
     )
+
+
+def _episode_figures(eps: ir.Table, exposure: metrics.NodeDays | None) -> dict[str, Any]:
+    """The episode rates of an analysis (all and hardware, by category, by week, by week and
+    category), summed from one count of the episodes; absent without node events."""
+    names = EPISODE_FIGURES
+    if exposure is None:
+        return dict.fromkeys(names, Absent(NO_EVENTS))
+    counts = metrics.episode_counts(eps, exposure.period)
+    figures = (
+        metrics.episode_summary(counts, exposure),
+        metrics.episode_rates(counts, exposure),
+        metrics.weekly_episode_rates(counts, exposure),
+        metrics.weekly_episode_rates(counts, exposure, by=("category",)),
+    )
+    return dict(zip(names, figures, strict=True))
+
+
+def _data_end(exposure: metrics.NodeDays | None) -> datetime | None:
+    """The latest time of any record (``metrics.analysis_period``), where node-days were
+    measured over the records."""
+    return None if exposure is None else (exposure.records or exposure.period).end
 
 
 def _new_after(events: ir.Table, period: metrics.Period) -> datetime:
