@@ -27,6 +27,7 @@ BAD = {
     "--backtest-as-of": "yesterday", "--preset": "rsc9", "--scale": "x", "--set": "nonsense",
     "--compare": "nonsense", "--since": "yesterday", "--until": "yesterday", "--chunk": "x",
     "--overlap": "x", "--retries": "x", "--backoff": "x", "--sacct-timeout": "x",
+    "--max-drain": "0", "--undrain-after": "x", "--interval": "x", "--port": "x",
 }  # fmt: skip
 # what each command needs besides the bad option (a valid value of its required options)
 NEEDS = {

@@ -126,3 +126,12 @@ def test_user_extension_overrides_shipped_mappings(tmp_path: Path) -> None:
     assert taxonomy.classify_reason("Not responding").category == "ib_link"
     assert taxonomy.versions[str(extra)] == 7
     assert default().classify_xid(79).category == "gpu_unavailable"
+
+
+def test_gpurels_own_lemon_drains_are_no_failure() -> None:
+    """A drain gpurel applied comes back through sacctmgr events: it must not count as an
+    outage of the node it drained (that would feed its own lemon signals)."""
+    from gpurel.slurm_drain import REASON_PREFIX
+
+    found = default().classify_reason(f"{REASON_PREFIX}xid_count 3, out_count 4")
+    assert found.severity == "info"
