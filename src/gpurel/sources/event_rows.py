@@ -217,13 +217,14 @@ def node_events(events: list[Event]) -> pa.Table:
 
 def read_result(
     fmt: str,
-    events: list[Event],
+    events: list[Event] | pa.Table,
     sink: RejectSink,
     lines: TextLines | LineCount,
     nodes: pa.Table | None = None,
 ) -> ReadResult:
-    """A ReadResult holding node_events (and nodes, an inventory derived from the input)."""
-    tables = {"node_events": node_events(events)}
+    """A ReadResult holding node_events (``events``, or their table) and nodes, an inventory
+    derived from the input."""
+    tables = {"node_events": node_events(events) if isinstance(events, list) else events}
     derived: frozenset[str] = frozenset()
     if nodes is not None:
         tables["nodes"] = nodes

@@ -17,6 +17,10 @@ Rows: one node_events row per record, source ``events``, cluster from the record
 ``options.cluster``. Classification: by the XID when ``xid`` is given, else by the check's
 name, then by the message. A CSV row the csv module cannot read (a field over its limit of
 131,072 characters) is rejected. The result notes the columns read under another name.
+
+Reading: the records' values are gathered into columns and each column's distinct values
+are converted once; a record with several bad values is rejected for the first of check,
+xid, node, time, end_time, result and severity.
 """
 
 from __future__ import annotations
@@ -24,19 +28,23 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
-from datetime import tzinfo
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from gpurel import schema
 from gpurel.errors import InputError
 from gpurel.schema import Severity
 from gpurel.sources.base import Reader, ReadOptions, ReadResult, RejectSink, read_text
 from gpurel.sources.event_fields import EVENT_FIELDS, FieldNames, parse_status
 from gpurel.sources.event_rows import (
     BadValue,
-    Event,
     LineCount,
     TextLines,
     classify,
@@ -95,7 +103,9 @@ def read_jsonl(path: Path, options: ReadOptions) -> ReadResult:
     found: dict[str, str] = {}
     records = _json_records(json_lines(lines, sink), names, found)
     result = read_result(JSONL.name, _events(records, options, sink), sink, lines)
-    return _noted(result, names, found)
+    # lines that are no JSON were rejected while reading, the others' bad values after it
+    rejects = result.rejects.sort_by("line")  # a stable sort: file order
+    return _noted(replace(result, rejects=rejects), names, found)
 
 
 CSV = Reader("events-csv", sniff_csv, read_csv)
@@ -189,52 +199,148 @@ def _scalar(record: dict[str, Any], field: str, key: str) -> str | None:
     return scalar_text(record, key)
 
 
-def _events(records: Iterator[Record], options: ReadOptions, sink: RejectSink) -> list[Event]:
-    tz, taxonomy = zone(options.tz), options.taxonomy
-    events: list[Event] = []
+# The fields of a record; a record with several bad values is rejected for the first of
+# _CHECKED, in this order.
+_CHECKED = ("check", "xid", "node", "time", "end_time", "result", "severity")
+_FIELDS = (*_CHECKED, "message", "cluster", "job_id")
+Convert = Callable[[str | None], Any]
+
+
+def _events(records: Iterator[Record], options: ReadOptions, sink: RejectSink) -> pa.Table:
+    """node_events of the records, converted field by field: each distinct value once."""
+    numbers: list[int] = []
+    raws: list[str] = []
+    unread: dict[int, BadValue] = {}  # records that could not be read, by row
+    values: dict[str, list[str | None]] = {field: [] for field in _FIELDS}
     for number, raw, record in records:
+        if isinstance(record, BadValue):
+            unread[len(numbers)] = record
+            record = {}
+        numbers.append(number)
+        raws.append(raw)
+        for field, column in values.items():
+            column.append(record.get(field))
+    converted = {f: _converted(values[f], *kind) for f, kind in _converters(options).items()}
+    keep = np.ones(len(numbers), bool)
+    for row in sorted({*unread, *(r for f in _CHECKED for r in converted[f][1])}):
+        problem = unread.get(row) or next(
+            converted[f][1][row] for f in _CHECKED if row in converted[f][1]
+        )
+        sink.add(numbers[row], problem.field, problem.reason, raws[row])
+        keep[row] = False
+    good = {f: array.filter(pa.array(keep)) for f, (array, _) in converted.items()}
+    return _table(good, options)
+
+
+def _converters(options: ReadOptions) -> dict[str, tuple[Convert, pa.DataType]]:
+    """Each field's conversion of a value (None when absent) and its column type."""
+    tz = zone(options.tz)
+    return {
+        "check": (partial(_present, "check"), pa.string()),
+        "xid": (_xid, pa.int32()),
+        "node": (partial(_present, "node"), pa.string()),
+        "time": (lambda text: parse_time(_present("time", text), tz), schema.TIME),
+        "end_time": (lambda text: optional_time(_stripped(text), tz, "end_time"), schema.TIME),
+        "result": (lambda text: parse_status(_present("result", text)), pa.string()),
+        "severity": (lambda text: _severity(_stripped(text)), pa.string()),
+        "message": (_stripped, pa.string()),
+        "cluster": (_stripped, pa.string()),
+        "job_id": (_stripped, pa.string()),
+    }
+
+
+def _converted(
+    values: list[str | None], convert: Convert, kind: pa.DataType
+) -> tuple[pa.Array, dict[int, BadValue]]:
+    """``convert`` of every value, called once per distinct value: the converted column
+    (null where a value is bad) and the BadValue of each bad row."""
+    encoded = pa.array(values, pa.string()).dictionary_encode()
+    distinct = [*encoded.dictionary.to_pylist(), None]
+    codes = pc.fill_null(encoded.indices, len(distinct) - 1).to_numpy()
+    results: list[Any] = []
+    failures: dict[int, BadValue] = {}
+    for code, value in enumerate(distinct):
         try:
-            if isinstance(record, BadValue):
-                raise record
-            events.append(_event(record, options, tz, taxonomy))
+            results.append(convert(value))
         except BadValue as exc:
-            sink.add(number, exc.field, exc.reason, raw)
-    return events
+            results.append(None)
+            failures[code] = exc
+    bad_rows = np.flatnonzero(np.isin(codes, list(failures)))
+    return pa.array(results, kind).take(codes), {int(r): failures[codes[r]] for r in bad_rows}
 
 
-def _text(record: dict[str, str | None], key: str) -> str | None:
-    value = (record.get(key) or "").strip()
-    return value or None
+def _table(column: dict[str, pa.Array], options: ReadOptions) -> pa.Table:
+    """The node_events table of the good rows' converted columns, classified."""
+    found = _classified(column["check"], column["message"], column["xid"], options.taxonomy)
+    rows = len(column["check"])
+    return schema.conform(
+        "node_events",
+        pa.table(
+            {
+                "cluster": pc.fill_null(column["cluster"], options.cluster),
+                "node": column["node"],
+                "time": column["time"],
+                "end_time": column["end_time"],
+                "source": pa.repeat(pa.scalar(SOURCE, pa.string()), rows),
+                "check": column["check"],
+                "category": found["category"],
+                "domain": found["domain"],
+                "severity": pc.coalesce(column["severity"], found["severity"]),
+                "result": column["result"],
+                "xid": column["xid"],
+                "job_id": column["job_id"],
+                "message": column["message"],
+            }
+        ),
+    )
 
 
-def _required(record: dict[str, str | None], key: str) -> str:
-    value = _text(record, key)
+def _classified(
+    check: pa.Array, message: pa.Array, xid: pa.Array, taxonomy: Taxonomy
+) -> dict[str, pa.Array]:
+    """category, domain and severity of each row: by its XID when given, else by its check
+    and message (``classify``); once per distinct (check, message, xid)."""
+    codes = np.zeros(len(check), np.int64)
+    distinct: list[list[Any]] = []
+    for values in (check, message, xid):
+        encoded = values.dictionary_encode()
+        width = len(encoded.dictionary) + 1  # the last code stands for null
+        codes = codes * width + pc.fill_null(encoded.indices, width - 1).to_numpy()
+        distinct.append([*encoded.dictionary.to_pylist(), None])
+    combos, inverse = np.unique(codes, return_inverse=True)
+    found = []
+    for combo in combos.tolist():
+        combo, code = divmod(combo, len(distinct[2]))
+        name, text = divmod(combo, len(distinct[1]))
+        number, name_text, message_text = distinct[2][code], distinct[0][name], distinct[1][text]
+        if number is not None:
+            found.append(taxonomy.classify_xid(number))
+        else:
+            found.append(classify(taxonomy, name_text, message_text))
+    rows = pa.array(inverse.reshape(-1))
+    return {
+        "category": pa.array([c.category for c in found], pa.string()).take(rows),
+        "domain": pa.array([c.domain for c in found], pa.string()).take(rows),
+        "severity": pa.array([c.severity for c in found], pa.string()).take(rows),
+    }
+
+
+def _stripped(text: str | None) -> str | None:
+    """The value without surrounding blanks; None when absent or blank."""
+    return (text or "").strip() or None
+
+
+def _present(field: str, text: str | None) -> str:
+    """The value without surrounding blanks; a BadValue when absent or blank."""
+    value = _stripped(text)
     if value is None:
-        raise BadValue(key, f"missing {key}")
+        raise BadValue(field, f"missing {field}")
     return value
 
 
-def _event(
-    record: dict[str, str | None], options: ReadOptions, tz: tzinfo | None, taxonomy: Taxonomy
-) -> Event:
-    check, message = _required(record, "check"), _text(record, "message")
-    xid_text = _text(record, "xid")
-    xid = None if xid_text is None else parse_xid(xid_text)
-    found = taxonomy.classify_xid(xid) if xid is not None else classify(taxonomy, check, message)
-    return Event(
-        cluster=_text(record, "cluster") or options.cluster,
-        node=_required(record, "node"),
-        time=parse_time(_required(record, "time"), tz),
-        end_time=optional_time(_text(record, "end_time"), tz, "end_time"),
-        source=SOURCE,
-        check=check,
-        classification=found,
-        result=parse_status(_required(record, "result")),
-        xid=xid,
-        job_id=_text(record, "job_id"),
-        message=message,
-        severity=_severity(_text(record, "severity")),
-    )
+def _xid(text: str | None) -> int | None:
+    value = _stripped(text)
+    return None if value is None else parse_xid(value)
 
 
 def _severity(text: str | None) -> str | None:
