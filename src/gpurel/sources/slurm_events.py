@@ -144,12 +144,21 @@ def node_reason(taxonomy: Taxonomy, reason: str, state: str) -> NodeReason:
     return NodeReason(check, message or None, found, result, severity)
 
 
-def node_names(hostlist: str, field: str) -> list[str]:
+def node_names(hostlist: str, field: str) -> tuple[str, ...]:
     """Host names of a Slurm hostlist; a malformed one is a BadValue."""
+    names = _expanded(hostlist)
+    if isinstance(names, HostlistError):
+        raise BadValue(field, str(names)) from names
+    return names
+
+
+@lru_cache(maxsize=CLASSIFIED)
+def _expanded(hostlist: str) -> tuple[str, ...] | HostlistError:
+    """A hostlist's names, or why it is malformed; remembered, as node events repeat them."""
     try:
-        return expand(hostlist)
+        return tuple(expand(hostlist))
     except HostlistError as exc:
-        raise BadValue(field, str(exc)) from exc
+        return exc
 
 
 def sniff(head: str) -> bool:
