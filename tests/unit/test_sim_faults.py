@@ -65,3 +65,12 @@ def test_lemon_multiplier_changes_only_the_lemons_extra_faults() -> None:
     keep = ~base.lemon_extra
     assert np.array_equal(base.time[keep], plain.time)
     assert np.array_equal(base.node[keep], plain.node)
+
+
+def test_a_lemons_own_faults_are_transient() -> None:
+    plan = draw()
+    assert plan.lemon_extra.any()
+    assert not plan.permanent[plan.lemon_extra].any()
+    assert plan.permanent[~plan.lemon_extra & ~plan.false_positive].any()
+    transient = plan.repair[~plan.permanent]
+    assert np.median(plan.repair[plan.lemon_extra]) == pytest.approx(np.median(transient), rel=0.2)

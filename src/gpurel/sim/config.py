@@ -233,9 +233,9 @@ class SimConfig:
     )
     run_time_limit: int = param(
         8 * HOUR,
-        "time limit of each attempt of a run below run_high_min_gpus; at the limit the run "
-        "requeues itself (submitit), which Slurm records as REQUEUED; work since the last "
-        "checkpoint is lost",
+        "time limit of each attempt of a run below run_high_min_gpus; the run stops after its "
+        "last checkpoint within the limit and requeues itself (submitit), which Slurm records "
+        "as REQUEUED; no work is lost",
         "calibrated: REQUEUED 2% of attempts",
         "duration",
     )
@@ -327,7 +327,11 @@ class SimConfig:
         "fault processes per category",
         "calibrated: r_f 6.50 on RSC-1; mix: paper (IB links, mounts, GPU memory, PCIe largest)",
     )
-    fault_scale: float = param(1.0, "multiplies every fault rate", "what-if knob")
+    fault_scale: float = param(
+        0.4,
+        "multiplies every fault rate (lemons' included)",
+        "calibrated: r_f 6.50 with lemons at lemon_rate_multiplier; a what-if knob",
+    )
     transient_repair_median: int = param(
         HOUR, "median time out of service after a transient fault", "assumption", "duration"
     )
@@ -339,8 +343,9 @@ class SimConfig:
         0.012, "share of nodes that are lemons", "paper: 24 of RSC-1's nodes (1.2%)"
     )
     lemon_rate_multiplier: float = param(
-        40.0,
-        "fault rate of a lemon relative to a normal node; survives repair",
+        200.0,
+        "fault rate of a lemon relative to a normal node; its own faults are transient (it "
+        "passes the checks after a reboot) and survive every repair",
         "calibrated: lemons cut 512+-GPU job failures from 14% to 4%",
     )
     pcie_xid79_share: float = param(

@@ -2,12 +2,13 @@
 
 Every fault kind of the config is a Poisson process on every node at its rate; lemon nodes
 get an extra process at ``(lemon_rate_multiplier - 1)`` times the rate, drawn from its own
-random stream, so that a what-if on lemons changes only the lemons' extra faults (common random
-numbers). False positives are one more process whose check is one of the high-severity
-categories. Each fault carries its repair time and its co-occurring records (PCIe with XID 79
-and IPMI, IB link with XID 79) at the paper's shares. Whether a fault takes effect is decided
-while simulating: a node that is not in service (draining, awaiting detection, in repair, spare)
-gets no new faults.
+random stream, whose faults are all transient (a lemon passes the checks after a reboot and
+returns to service: the defect survives every repair), so that a what-if on lemons changes
+only the lemons' extra faults (common random numbers). False positives are one more process
+whose check is one of the high-severity categories. Each fault carries its repair time and
+its co-occurring records (PCIe with XID 79 and IPMI, IB link with XID 79) at the paper's
+shares. Whether a fault takes effect is decided while simulating: a node that is not in
+service (draining, awaiting detection, in repair, spare) gets no new faults.
 
 The severity of each category comes from gpurel's taxonomy, so that what the simulator does
 with a check (high: remove the node and kill its jobs; low: drain) is what the analysis
@@ -112,7 +113,9 @@ def draw(seed: np.random.SeedSequence, config: SimConfig, horizon: int) -> Fault
             rng = np.random.default_rng(kind_seeds[2 * k + s])
             time, node = _stream(rng, nodes, r, horizon)
             n = len(time)
-            permanent = rng.uniform(size=n) < kind.p_permanent
+            # a lemon's own fault is never fixed for good: it passes the checks after a
+            # reboot and comes back, which is what makes it a lemon
+            permanent = (rng.uniform(size=n) < kind.p_permanent) & (s == 0)
             parts.append(
                 {
                     "time": time,
