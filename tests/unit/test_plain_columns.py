@@ -29,7 +29,17 @@ from gpurel.sources.event_rows import (
 OPTIONS = ReadOptions(cluster="c0", tz="Europe/Paris")
 COLUMNS = ("time", "node", "check", "result", "message", "cluster", "end_time", "severity", "xid")
 VALUES = {
-    "time": ["2024-05-01T10:00:00Z", "2024-03-31 02:30:00", "1714557600", "yesterday", "", " "],
+    "time": [
+        "2024-05-01T10:00:00Z",
+        "2024-05-01T10:00:00.25+05:30",
+        "2024-02-30T10:00:00Z",
+        "2024-05-01T10:00:00+24:00",
+        "2024-03-31 02:30:00",
+        "1714557600",
+        "yesterday",
+        "",
+        " 2024-05-01T10:00:00Z",
+    ],
     "node": ["gpu001", " gpu002 ", ""],
     "check": ["check_hw_ib", "nvlink", "probe", ""],
     "result": ["fail", "OK", "2", "true", "maybe", ""],
