@@ -182,14 +182,26 @@ class Daemon:
         self.process.wait(timeout=5)
 
 
+def _below_ephemeral() -> tuple[int, int]:
+    """Ports no outgoing connection takes: from 10000 to the kernel's ephemeral range (a port
+    picked inside it can be taken by any client between the check and the daemon's bind)."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return 10000, max(low, 12000)
+
+
 def free_ports(count: int, contiguous: bool = False) -> list[int]:
-    """``count`` loopback ports nobody listens on (a contiguous range if asked)."""
+    """``count`` loopback ports nobody listens on, below the ephemeral range (a contiguous
+    range if asked)."""
+    first, end = _below_ephemeral()
     for _ in range(200):
         if contiguous:
-            base = 20000 + secrets.randbelow(30000)
+            base = first + secrets.randbelow(end - first - count)
             ports = list(range(base, base + count))
         else:
-            ports = [20000 + secrets.randbelow(30000) for _ in range(count)]
+            ports = [first + secrets.randbelow(end - first) for _ in range(count)]
         if len(set(ports)) == count and all(_port_free(p) for p in ports):
             return ports
     raise LabError("no free loopback ports")
@@ -254,7 +266,7 @@ class SlurmLab:
         wait_until(lambda: self.run(["scontrol", "ping"], check=False).returncode == 0, "slurmctld")
         for node in self.nodes:
             self.start_slurmd(node)
-        wait_until(self._all_idle, "all nodes idle", timeout=60)
+        wait_until(self._all_idle, "all nodes idle", timeout=180)
 
     def stop(self) -> None:
         """Stop every daemon by pid (slurmd first, the database last), then any job or
