@@ -10,6 +10,8 @@ import pytest
 
 from gpurel import demo
 from gpurel.analysis import attribution, summary
+from gpurel.analysis.metrics import is_rf_failure
+from gpurel.analysis.node_failures import node_failures, with_charged_node
 from gpurel.analysis.summary import analyze, known_lemons
 from gpurel.ingest import ingest
 from gpurel.sim.truth import TRUTH_NODES
@@ -17,7 +19,7 @@ from gpurel.sources.base import ReadOptions
 from gpurel.warehouse import Warehouse
 
 QUERIES = ("execute", "to_pyarrow", "to_pyarrow_batches", "create_table", "_create_cached_table")
-MAX_QUERIES = 31  # every engine query of one analysis of the demo week (40 before combining)
+MAX_QUERIES = 30  # every engine query of one analysis of the demo week (40 before combining)
 
 
 @pytest.fixture
@@ -101,3 +103,21 @@ def test_known_lemons_read_the_simulators_truth() -> None:
         assert known_lemons(store) == {("c", "n1")}
     finally:
         store.close()
+
+
+def test_node_failures_count_the_unassigned_in_the_same_query(
+    store: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jobs = store.jobs()
+    failures = summary.attributed_failures(store, summary.Settings())
+    queries = _count_queries(monkeypatch, store.con)
+    found = node_failures(jobs, failures)
+    assert len(queries) == 1
+    rf = failures.filter(is_rf_failure(failures))
+    charged = with_charged_node(rf, jobs.filter(attribution.ran(jobs)))
+    expected = charged.filter(charged.charged.isnull()).count().execute()
+    assert found.unassigned == expected
+    assert sum(found.per_node["failures"].to_pylist()) + expected == charged.count().execute()
+    per_node = found.per_node
+    keys = list(zip(per_node["cluster"].to_pylist(), per_node["node"].to_pylist(), strict=True))
+    assert keys == sorted(keys) and all(node is not None for _, node in keys)

@@ -24,9 +24,17 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from gpurel.analysis.attribution import JOB_KEY, first_node, ran, seconds_between
-from gpurel.analysis.metrics import DAY_S, Period, exact_sum, is_rf_failure, node_spans
+from gpurel.analysis.metrics import (
+    DAY_S,
+    Period,
+    exact_sum,
+    is_rf_failure,
+    node_spans,
+    union_all,
+)
 
 
 @dataclass(frozen=True)
@@ -55,20 +63,14 @@ def node_failures(jobs: ir.Table, failures: ir.Table, min_gpus: int = 0) -> Node
         node_days=on_node.us.sum() / (DAY_S * 1_000_000)  # integer sum: exact in any order
     )
     f = with_charged_node(failures.filter(is_rf_failure(failures)), ran_jobs)
-    f = f.select("cluster", "charged")
-    per_node = (
-        f.filter(f.charged.notnull())
-        .group_by("cluster", node="charged")
-        .aggregate(failures=ibis._.count())
-    )
-    j = exposure.left_join(per_node, ["cluster", "node"])
-    table = (
-        j.select("cluster", "node", failures=j.failures.fill_null(0), node_days=j.node_days)
-        .order_by("cluster", "node")
-        .to_pyarrow()
-    )
-    unassigned = int(f.filter(f.charged.isnull()).count().to_pyarrow().as_py())
-    return NodeFailures(table, unassigned)
+    per_node = f.group_by("cluster", node="charged").aggregate(failures=f.count())
+    j = exposure.left_join(per_node.filter(per_node.node.notnull()), ["cluster", "node"])
+    charged = j.select("cluster", "node", failures=j.failures.fill_null(0), node_days=j.node_days)
+    unassigned = per_node.filter(per_node.node.isnull()).mutate(node_days=ibis.null("float64"))
+    rows = union_all(charged, unassigned).to_pyarrow()  # one query for both
+    none = pc.is_null(rows["node"])
+    table = rows.filter(pc.invert(none)).sort_by([("cluster", "ascending"), ("node", "ascending")])
+    return NodeFailures(table, int(pc.sum(rows.filter(none)["failures"]).as_py() or 0))
 
 
 def node_episodes(
