@@ -28,7 +28,7 @@ debug output) carry no result and are ignored. Source ``nhc``; cluster ``options
 
 Only lines naming a failure, a run banner, a running check or node-mark-offline (in any case)
 are parsed; the others are counted as skipped unread, so another program's syslog line with a
-malformed date is skipped, and ``options.year`` is the year of the first NHC line's date.
+malformed date is skipped, and ``options.year`` is the year of the first of these lines' dates.
 """
 
 from __future__ import annotations
