@@ -328,7 +328,7 @@ class SimConfig:
         "calibrated: r_f 6.50 on RSC-1; mix: paper (IB links, mounts, GPU memory, PCIe largest)",
     )
     fault_scale: float = param(
-        0.4,
+        0.54,
         "multiplies every fault rate (lemons' included)",
         "calibrated: r_f 6.50 with lemons at lemon_rate_multiplier; a what-if knob",
     )
