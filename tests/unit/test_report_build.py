@@ -4,7 +4,6 @@ references, the Markdown summary and the ``gpurel report`` command."""
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,13 +11,11 @@ from markupsafe import escape
 from typer.testing import CliRunner
 
 from gpurel import demo
-from gpurel.analysis.runs import Checkpointing
 from gpurel.analysis.summary import Analysis, analyze
 from gpurel.cli.app import app
 from gpurel.errors import ConfigError
 from gpurel.ingest import ingest
 from gpurel.report import build_report, render_html, render_markdown
-from gpurel.report.ettr_sections import design_space
 from gpurel.report.html import breakable
 from gpurel.report.markdown import escape_text as markdown_cell
 from gpurel.report.sections import blocks
@@ -146,15 +143,6 @@ def test_ettr_sections_at_the_measured_rate(demo_analysis: Analysis) -> None:
     assert "60 min (assumed)" in page
 
 
-def test_design_space_uses_an_assumed_write_time(demo_analysis: Analysis) -> None:
-    settings = replace(demo_analysis.settings, checkpointing=Checkpointing(write_s=60.0))
-    space = design_space(replace(demo_analysis, settings=settings))
-    assert space.write_s == 60.0 and space.write_label == "w_cp = 60 s"
-    assert space.rf == demo_analysis.node_failure_rate.per_node_day
-    optimal = space.optimal_s(16_384)  # sqrt(2 w_cp / λ), λ = 2048 nodes × r_f per second
-    assert optimal == pytest.approx((2 * 60 / (2048 * space.rf / 86_400)) ** 0.5)
-
-
 def test_ettr_without_a_measured_rate(fixtures_analysis: Analysis) -> None:
     """One long run but no large job: measured ETTR alone, the design space at the paper's r_f."""
     assert {"ettr-runs", "ettr-design"} <= set(_ids(fixtures_analysis))
@@ -162,7 +150,7 @@ def test_ettr_without_a_measured_rate(fixtures_analysis: Analysis) -> None:
     assert "No expected ETTR: r_f is not measured." in page
     assert "the reference r_f = 6.5 per 1000 node-days" in page
     assert "no attempt of a job with more than 128 GPUs ran" in page
-    assert design_space(fixtures_analysis).rf == 6.5 / 1000
+    assert fixtures_analysis.ettr_design.space.rf_per_node_day == 6.5 / 1000
 
 
 def test_job_names_are_escaped_in_the_failure_table(hostile: Analysis) -> None:
