@@ -7,7 +7,6 @@ service's journal) or with ``quiet`` it draws nothing, so output that is parsed 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from types import TracebackType
 
 from rich.console import Console
@@ -22,8 +21,6 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.progress import Progress as RichProgress
-
-Advance = Callable[[float], None]  # adds done work to a task
 
 
 class Progress:
@@ -57,18 +54,11 @@ class Progress:
     ) -> None:
         self._bar.stop()
 
-    def task(self, description: str, total: float | None, unit: str = "") -> Advance:
-        """A bar for ``total`` units of work (bytes when ``unit`` is "bytes"); returns the
-        function that advances it."""
+    def task(self, description: str, total: float | None, unit: str = "") -> Meter:
+        """A bar for ``total`` units of work (bytes when ``unit`` is "bytes"); calling the
+        returned meter with an amount advances it."""
         task = self._bar.add_task(escape(description), total=total, done="")
-        completed = 0.0
-
-        def advance(amount: float) -> None:
-            nonlocal completed
-            completed += amount
-            self._bar.update(task, completed=completed, done=_amount(completed, total, unit))
-
-        return advance
+        return Meter(self._bar, task, total, unit)
 
     def step(self, description: str) -> None:
         """Show ``description`` as the step now running (replacing the previous step)."""
@@ -76,6 +66,20 @@ class Progress:
             self._step = self._bar.add_task(escape(description), total=None, done="")
         else:
             self._bar.update(self._step, description=escape(description))
+
+
+class Meter:
+    """One bar of a ``Progress``: how much of its work is done."""
+
+    def __init__(self, bar: RichProgress, task: TaskID, total: float | None, unit: str) -> None:
+        self._bar, self._task, self._total, self._unit = bar, task, total, unit
+        self.done = 0.0
+
+    def __call__(self, amount: float) -> None:
+        """Add ``amount`` of done work."""
+        self.done += amount
+        shown = _amount(self.done, self._total, self._unit)
+        self._bar.update(self._task, completed=self.done, done=shown)
 
 
 def _amount(done: float, total: float | None, unit: str) -> str:

@@ -52,3 +52,13 @@ def test_ingest_into_a_pipe_draws_no_progress(tmp_path: Path) -> None:
         [*GPUREL, *args], cwd=tmp_path, capture_output=True, text=True, timeout=600, check=True
     )
     assert "ingesting" not in done.stderr
+
+
+def test_simulate_counts_days_and_analyze_names_its_steps(tmp_path: Path) -> None:
+    store = str(tmp_path / "sim.duckdb")
+    simulate = ["simulate", "--preset", "rsc1", "--scale", "0.02", "--days", "3"]
+    stdout, stderr = _stderr_on_a_terminal([*simulate, "--warehouse", store], tmp_path)
+    assert "simulating" in stderr and " days" in stderr
+    assert "with --validate" in stdout  # the lemon-free figure needs the twin simulation
+    _, stderr = _stderr_on_a_terminal(["analyze", "--warehouse", store], tmp_path)
+    assert "attributing failures" in stderr and "lemon nodes" in stderr

@@ -443,27 +443,54 @@ def _from_events(
     return Absent(NO_EVENTS) if exposure is None else compute(exposure)
 
 
-def analyze(warehouse: Warehouse, settings: Settings | None = None) -> Analysis:
-    """Attribute failures, then compute every metric; heavy work stays in the engine."""
+def _silently(step: str) -> None:
+    """Report no step."""
+
+
+def analyze(
+    warehouse: Warehouse, settings: Settings | None = None, step: Callable[[str], None] = _silently
+) -> Analysis:
+    """Attribute failures, then compute every metric; heavy work stays in the engine.
+
+    ``step`` is told each step as it begins (a progress display)."""
     s = settings or Settings()
     jobs = _scoped(warehouse.jobs(), s.cluster)
     events = _scoped(warehouse.table("node_events"), s.cluster)
     nodes = _scoped(warehouse.table("nodes"), s.cluster)
     rejects = warehouse.table("rejects")
+    step("attributing failures")
     attributed = attribution_tables(warehouse, s)
     failures = attributed.failures
     overview = _overview(jobs, events, nodes, rejects)
     has_events = bool(overview["node_events"])
     has_data = overview["job_attempts"] or has_events
+    step("node-days and failure episodes")
     exposure = metrics.node_days(jobs, events, nodes) if has_data else None
     eps = warehouse.materialize("episodes", metrics.episodes(events, s.merge_gap_s))  # read 6x
     with_events = exposure if has_events else None
+    step("failure rates and MTTF")
     rate = metrics.node_failure_rate(jobs, failures, s.rf_min_gpus)
     rf = measurable_rf(rate, overview)
     basis = projectable(rf)
     causes = cause_gap(overview)
     mttf = metrics.mttf_by_size(jobs, failures) if causes is None else causes
+    step("job runs and their ETTR")
     measured_ettr = run_ettr(job_runs(warehouse, s, failures), basis, s, causes)
+    step("lost goodput")
+    lost = (
+        goodput.lost_goodput(jobs, failures, s.checkpointing.ckpt_s, s.goodput_rules)
+        if causes is None
+        else causes
+    )
+    step("lemon nodes")
+    found = (
+        lemons.find_lemons(
+            lemons.Inputs(jobs, events, nodes, failures), s.lemon, _data_end(exposure)
+        )
+        if has_data
+        else None
+    )
+    step("job states, sizes and the remaining tables")
     mttf_projected = (
         basis
         if isinstance(basis, Absent)
@@ -507,18 +534,8 @@ def analyze(warehouse: Warehouse, settings: Settings | None = None) -> Analysis:
         ),
         run_ettr=measured_ettr,
         ettr_design=design.ettr_design(basis, measured_ettr.num_rows, s),
-        lost_goodput=(
-            goodput.lost_goodput(jobs, failures, s.checkpointing.ckpt_s, s.goodput_rules)
-            if causes is None
-            else causes
-        ),
-        lemons=(
-            lemons.find_lemons(
-                lemons.Inputs(jobs, events, nodes, failures), s.lemon, _data_end(exposure)
-            )
-            if has_data
-            else None
-        ),
+        lost_goodput=lost,
+        lemons=found,
         rejects=_rejects_summary(rejects),
     )
 

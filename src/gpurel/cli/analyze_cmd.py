@@ -8,11 +8,14 @@ from gpurel.cli.common import (
     ClusterOption,
     EngineOption,
     JsonOption,
+    QuietOption,
     TaxonomyOption,
     WarehouseOption,
+    err_console,
     open_warehouse,
 )
 from gpurel.cli.settings import ANALYSIS, Values, analysis_settings, uses
+from gpurel.progress import Progress
 
 
 @uses(*ANALYSIS)
@@ -22,6 +25,7 @@ def analyze_command(
     taxonomy: TaxonomyOption = None,
     warehouse: WarehouseOption = None,
     engine: EngineOption = None,
+    quiet: QuietOption = False,
     *,
     settings: Values,
 ) -> None:
@@ -30,8 +34,11 @@ def analyze_command(
     from gpurel.cli.render import render
 
     chosen = analysis_settings(settings, cluster, taxonomy)
-    with open_warehouse(warehouse, engine, write=False) as store:
-        result = analyze(store, chosen)
+    with (
+        open_warehouse(warehouse, engine, write=False) as store,
+        Progress(quiet=quiet, console=err_console) as progress,
+    ):
+        result = analyze(store, chosen, progress.step)
     if as_json:
         print(json.dumps(to_json(result), indent=2))
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -114,12 +115,13 @@ def ingest(
         open_warehouse(warehouse, engine, write=True) as store,
         Progress(quiet=quiet, console=err_console) as progress,
     ):
-        advance = progress.task("ingesting", total=_size(files), unit="bytes")
+        meter = progress.task("ingesting", total=_size(files), unit="bytes")
         for path in files:
             progress.step(f"ingesting {path.name}")
-            outcome = ingest_file(store, path, options, fmt)
+            end = meter.done + _size([path])
+            outcome = ingest_file(store, path, replace(options, bytes_read=meter), fmt)
             outcomes.append(outcome)
-            advance(_size([path]))
+            meter(max(end - meter.done, 0))  # whole-file readers report no block
             if not outcome.ok:
                 err_console.print("[bold red]error:[/]", escape(outcome.error or ""))
             for note in outcome.notes:

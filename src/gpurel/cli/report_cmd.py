@@ -13,15 +13,18 @@ from rich.text import Text
 from gpurel.cli.common import (
     ClusterOption,
     EngineOption,
+    QuietOption,
     TaxonomyOption,
     WarehouseOption,
     console,
+    err_console,
     fail,
     open_warehouse,
     utc_time,
 )
 from gpurel.cli.settings import ANALYSIS, Values, analysis_settings, uses
 from gpurel.formatting import neutral
+from gpurel.progress import Progress
 
 if TYPE_CHECKING:
     from gpurel.analysis import lemons
@@ -54,6 +57,7 @@ def report(
     taxonomy: TaxonomyOption = None,
     warehouse: WarehouseOption = None,
     engine: EngineOption = None,
+    quiet: QuietOption = False,
     *,
     settings: Values,
 ) -> None:
@@ -66,17 +70,25 @@ def report(
         raise fail(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}", code=2)
     as_of = utc_time(backtest_as_of, "--backtest-as-of")
     chosen = analysis_settings(settings, cluster, taxonomy)
-    with open_warehouse(warehouse, engine, write=False) as store:
-        result = analyze(store, chosen)
-        tested = None if as_of is None else _backtest(store, chosen, as_of)
-    try:
-        if fmt == "md" and out is None:
-            print(render_markdown(result, figures, tested), end="")
-        else:
-            path = build_report(result, out or Path("report.html"), figures, fmt, tested)
-            console.print(Text(f"report: {neutral(str(path))}"))
-    except OSError as exc:
-        raise fail(f"cannot write the report: {exc}") from exc
+    with Progress(quiet=quiet, console=err_console) as progress:
+        with open_warehouse(warehouse, engine, write=False) as store:
+            result = analyze(store, chosen, progress.step)
+            tested = None
+            if as_of is not None:
+                progress.step("lemon backtest")
+                tested = _backtest(store, chosen, as_of)
+        progress.step("drawing the figures and writing the report")
+        try:
+            if fmt == "md" and out is None:
+                markdown = render_markdown(result, figures, tested)
+            else:
+                path = build_report(result, out or Path("report.html"), figures, fmt, tested)
+        except OSError as exc:
+            raise fail(f"cannot write the report: {exc}") from exc
+    if fmt == "md" and out is None:
+        print(markdown, end="")
+    else:
+        console.print(Text(f"report: {neutral(str(path))}"))
     if figures is not None:
         console.print(Text(f"figures: {neutral(str(figures))}"))
 

@@ -15,18 +15,21 @@ from gpurel.analysis.summary import analyze
 from gpurel.cli.common import (
     EngineOption,
     JsonOption,
+    QuietOption,
     WarehouseOption,
     bad_option,
     checked_engine,
     checked_tz,
     console,
+    err_console,
     failure,
     open_warehouse,
 )
 from gpurel.errors import GpurelError
+from gpurel.progress import Progress
 from gpurel.sim.calibration import PAPER, headline
 from gpurel.sim.config import SimConfig, parse_assignments, preset, with_overrides
-from gpurel.sim.run import SimResult, simulate
+from gpurel.sim.run import SimResult, horizon_days, simulate
 from gpurel.sim.validation import Recovery, Row, validate
 from gpurel.sim.whatif import Outcome, outcome, twin
 
@@ -46,7 +49,8 @@ def _calibration(values: dict[str, float], cluster: str) -> Table:
     table = Table("figure", "paper", "simulated", title="Paper figures, measured by gpurel")
     for key, target in PAPER.items():
         paper = getattr(target, cluster, None)
-        table.add_row(target.label, _number(paper), _number(values[key]))
+        simulated = _number(values[key]) if key in values else "with --validate"
+        table.add_row(target.label, _number(paper), simulated)
     return table
 
 
@@ -162,6 +166,7 @@ def simulate_command(
     as_json: JsonOption = False,
     warehouse: WarehouseOption = None,
     engine: EngineOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Simulate a GPU cluster calibrated to the paper into the warehouse (tables + truth_*)."""
     checked_tz(tz)
@@ -177,16 +182,25 @@ def simulate_command(
     rows: list[Row] = []
     found: list[Recovery] = []
     try:
-        with open_warehouse(warehouse, engine, write=True) as store:
+        with (
+            open_warehouse(warehouse, engine, write=True) as store,
+            Progress(quiet=quiet, console=err_console) as progress,
+        ):
+            days_done = progress.task("simulating", horizon_days(config), unit="days")
             if check:
-                checked = validate(config, seed, store)
+                checked = validate(config, seed, store, days_done)
                 result, rows, found = checked.result, checked.rows, checked.recovery
                 figures = headline(checked.analysis, store)
             else:
-                result = simulate(config, seed)
+                result = simulate(config, seed, days_done=days_done)
+                progress.step("storing the tables")
                 result.store(store)
-                figures = headline(analyze(store), store)
-        _write_files(result, sacct, gcm, tz)
+                figures = headline(analyze(store, step=progress.step), store)
+            progress.step("writing the files")
+            _write_files(result, sacct, gcm, tz)
+            if variant is not None:
+                progress.step("simulating the variant on the same seed")
+                base, changed = outcome(result), outcome(twin(result, variant))
     except GpurelError as exc:
         raise failure(exc) from exc
     doc: dict[str, object] = {"config": dataclasses.asdict(config), "seed": seed}
@@ -195,7 +209,6 @@ def simulate_command(
         doc["validation"] = [row.to_json() for row in rows]
         doc["attribution_recovery"] = [r.to_json() for r in found]
     if variant is not None:
-        base, changed = outcome(result), outcome(twin(result, variant))
         doc["compare"] = {"base": base.rows(), "variant": changed.rows(), "set": compare}
     if as_json:
         print(json.dumps(doc, indent=2, default=str))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import random
+from collections.abc import Callable
 
 from gpurel.sim import codes
 from gpurel.sim.cluster import Cluster
@@ -41,6 +42,10 @@ from gpurel.sim.workload import Workload
 SAMPLE_EVERY = HOUR  # utilization and queue samples during the warm-up
 
 NEVER = 1 << 62
+
+
+def _unreported(days: float) -> None:
+    """Report no progress."""
 
 
 def last_checkpoint_within(limit: int, overhead: int, config: SimConfig) -> int:
@@ -145,8 +150,10 @@ class Engine:
         self.seq += 1
         heapq.heappush(self.heap, (time, self.seq, kind, a, b))
 
-    def run(self) -> Journal:
-        """Simulate until the horizon; the journal holds everything that happened."""
+    def run(self, days_done: Callable[[float], None] | None = None) -> Journal:
+        """Simulate until the horizon; the journal holds everything that happened.
+        ``days_done`` is told of each simulated day that has passed (progress)."""
+        report = days_done or _unreported
         heap = self.heap
         arrivals = [*self.work.arrival_time.tolist(), NEVER]
         is_run = self.work.arrival_is_run.tolist()
@@ -154,11 +161,16 @@ class Engine:
         faults = [*self.plan.time.tolist(), NEVER]
         a = f = 0
         events = 0
+        next_day = DAY
         while True:
             t_event = heap[0][0] if heap else NEVER
             t = min(t_event, arrivals[a], faults[f])
             if t >= self.horizon:
                 break
+            if t >= next_day:
+                passed = (t - next_day) // DAY + 1
+                report(passed)
+                next_day += passed * DAY
             self.now = t
             events += 1
             if faults[f] == t:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,24 +45,36 @@ class SimResult:
         writers.write_gcm(self.tables["node_events"], path)
 
 
-def simulate(config: SimConfig, seed: int = 0, warmup_s: int | None = None) -> SimResult:
+def horizon_days(config: SimConfig, warmup_s: int | None = None) -> float:
+    """Days the engine simulates: the longest warm-up and the measured days. The workload
+    and faults are drawn over the longest warm-up whatever the actual one, so that a twin
+    with a given warm-up draws exactly the same (common random numbers)."""
+    return max(config.warmup_max_days * DAY, warmup_s or 0) / DAY + config.days
+
+
+def simulate(
+    config: SimConfig,
+    seed: int = 0,
+    warmup_s: int | None = None,
+    days_done: Callable[[float], None] | None = None,
+) -> SimResult:
     """Simulate ``config`` with ``seed``: same inputs, same tables. The warm-up lasts until
     the cluster is stationary, or ``warmup_s`` seconds when given (to compare two
-    configurations over the same window)."""
+    configurations over the same window). ``days_done`` is told of each simulated day
+    (``horizon_days`` in all)."""
     config.validate()
     began = time.perf_counter()
     work_seed, fault_seed, loop_seed = np.random.SeedSequence(seed).spawn(3)
     # the workload and faults are drawn over the longest possible warm-up whatever the actual
     # one, so that a twin with a given warm-up draws exactly the same (common random numbers)
-    longest = max(config.warmup_max_days * DAY, warmup_s or 0)
-    horizon = round(longest + config.days * DAY)
+    horizon = round(horizon_days(config, warmup_s) * DAY)
     work = workload.draw(work_seed, config, horizon)
     plan = faults.draw(fault_seed, config, horizon)
     seed_loop = int(loop_seed.generate_state(1)[0])
     engine = Engine(config, work, plan, seed_loop, horizon, warmup_s)
     gc.disable()  # millions of small containers and no cycles: the collector only costs time
     try:
-        journal = engine.run()
+        journal = engine.run(days_done)
     finally:
         gc.enable()
     simulated = time.perf_counter()

@@ -11,7 +11,7 @@ scale, no crash loop, no lemon flagged) is ``Absent`` with the reason and never 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -234,10 +234,15 @@ class Validation:
     recovery: list[Recovery]
 
 
-def validate(config: SimConfig, seed: int, warehouse: Warehouse) -> Validation:
+def validate(
+    config: SimConfig,
+    seed: int,
+    warehouse: Warehouse,
+    days_done: Callable[[float], None] | None = None,
+) -> Validation:
     """Simulate ``config`` into ``warehouse`` and its lemon-free twin (same seed and window)
-    in memory, and judge every figure."""
-    result = simulate(config, seed)
+    in memory, and judge every figure. ``days_done``: the progress of the first simulation."""
+    result = simulate(config, seed, days_done=days_done)
     result.store(warehouse)
     analysis = analyze(warehouse)
     lemon_free = Warehouse.in_memory()

@@ -27,6 +27,7 @@ class ReadOptions:
     field_map: tuple[tuple[str, str], ...] = ()  # (canonical field, the input's column name)
     gpus_per_node: int = 8
     taxonomy: taxonomy.Taxonomy = field(default_factory=taxonomy.default)
+    bytes_read: Callable[[int], None] | None = None  # told of each block a reader reads
 
 
 class RejectSink:

@@ -98,7 +98,8 @@ def read_batches(path: Path, options: ReadOptions) -> Iterator[ReadResult]:
     line = 0  # lines before the block
     parts = 0
     with ThreadPoolExecutor(WORKERS) as pool:
-        for result in in_order(pool, work, enumerate(blocks(path, 0, header=False))):
+        parts_read = blocks(path, 0, header=False, bytes_read=options.bytes_read)
+        for result in in_order(pool, work, enumerate(parts_read)):
             rejects = result.rejects
             position = rejects.schema.get_field_index("line")
             result.rejects = rejects.set_column(position, "line", pc.add(rejects["line"], line))

@@ -51,13 +51,18 @@ class Block:
         return [line.removesuffix("\r") for line in self.data.decode("utf-8").split("\n")]
 
 
-def blocks(path: Path, start: int, *, header: bool) -> Iterator[Block]:
-    """The file from byte ``start`` cut after newlines into blocks of about BLOCK_BYTES."""
+def blocks(
+    path: Path, start: int, *, header: bool, bytes_read: Callable[[int], None] | None = None
+) -> Iterator[Block]:
+    """The file from byte ``start`` cut after newlines into blocks of about BLOCK_BYTES;
+    ``bytes_read`` is told of each piece read (progress)."""
     try:
         with path.open("rb") as handle:
             handle.seek(start)
             rest = b""
             while piece := handle.read(BLOCK_BYTES):
+                if bytes_read is not None:
+                    bytes_read(len(piece))
                 cut = piece.rfind(b"\n") + 1
                 if not cut:
                     rest += piece

@@ -170,7 +170,7 @@ def read_batches(path: Path, options: ReadOptions) -> Iterator[ReadResult]:
         return
     roles = _roles(layout.names)
     context = _Context(layout, roles, sv.resolve_zone(options.tz), options.cluster, source)
-    parts = blocks(path, start, header=layout.header is not None)
+    parts = blocks(path, start, header=layout.header is not None, bytes_read=options.bytes_read)
     with ThreadPoolExecutor(WORKERS) as pool:
         work = partial(_read_block, context)
         blank = offset  # the blank lines before the first with content
