@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from gpurel import parquet_store, schema, taxonomy
-from gpurel.warehouse import KEY, Warehouse
+from gpurel.warehouse import Warehouse
 
 CLUSTER = "bench"
 NODES = 2_000
@@ -199,7 +199,7 @@ def chunks(size: Size, seed: int = 0) -> Iterator[tuple[str, pa.Table]]:
             "source": pa.repeat("inventory", NODES),
         }
     )
-    yield "nodes", _keyed("nodes", nodes)
+    yield "nodes", schema.conform("nodes", nodes)
     rng = np.random.default_rng(seed)
     total_us = size.days * US_PER_DAY
     first_id = 1
@@ -207,19 +207,14 @@ def chunks(size: Size, seed: int = 0) -> Iterator[tuple[str, pa.Table]]:
         share = (t1 - t0) / total_us
         jobs = _jobs(rng, round(size.jobs * share), t0, t1, first_id)
         first_id += jobs.num_rows
-        yield "jobs", _keyed("jobs", jobs)
+        yield "jobs", schema.conform("jobs", jobs)
         causes = _causes(rng, jobs, t0, t1)
-        yield "node_events", _keyed("node_events", causes)
+        yield "node_events", schema.conform("node_events", causes)
         remaining = max(0, round(size.events * share) - causes.num_rows)
         while remaining > 0:
             n = min(remaining, CHUNK_ROWS)
-            yield "node_events", _keyed("node_events", _events(rng, n, t0, t1, size))
+            yield "node_events", schema.conform("node_events", _events(rng, n, t0, t1, size))
             remaining -= n
-
-
-def _keyed(name: str, rows: pa.Table) -> pa.Table:
-    rows = schema.conform(name, rows)
-    return rows.append_column(KEY, pa.repeat("", rows.num_rows))
 
 
 def write_duckdb(parquet: Path, path: Path) -> None:

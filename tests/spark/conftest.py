@@ -25,9 +25,13 @@ from gpurel.warehouse import Warehouse
 INFINITEHBD = (
     Path(__file__).resolve().parents[2].parent / "shared/data/infinitehbd_stepfun/fault_trace.json"
 )
-# a small simulated month: 100 nodes, about 11k job attempts, faults five times the paper's
+# a small simulated month: 100 nodes, about 11k job attempts, faults five times the preset's
 SIM_MONTH = dataclasses.replace(
-    preset("rsc1"), scale=0.05, days=30.0, warmup_days=3.0, fault_scale=5.0
+    preset("rsc1"),
+    scale=0.05,
+    days=30.0,
+    warmup_days=3.0,
+    fault_scale=5 * preset("rsc1").fault_scale,
 )
 
 
