@@ -376,11 +376,12 @@ def _in_period(eps: ir.Table, period: Period) -> ir.Table:
 
 def episode_counts(eps: ir.Table, period: Period) -> pa.Table:
     """Episodes starting in the period per ``week`` (ISO weeks since ``EPOCH_MONDAY``),
-    category and domain: one engine query, which every episode rate sums up."""
+    cluster, category and domain: one engine query, which every episode rate sums up."""
     e = _in_period(eps, period)
     week = e.start.delta(ibis.literal(EPOCH_MONDAY), unit="microsecond") // _WEEK_US
     e = e.mutate(week=week)
-    return e.aggregate(episodes=e.count(), by=["week", "category", "domain"]).to_pyarrow()
+    by = ["week", "cluster", "category", "domain"]
+    return e.aggregate(episodes=e.count(), by=by).to_pyarrow()
 
 
 def _summed(eps: ir.Table | pa.Table, period: Period, by: Sequence[str]) -> pa.Table:
