@@ -438,3 +438,12 @@ def test_fuzz_every_line_is_a_row_or_a_reject(tmp_path_factory: Any, rows: list[
     rejected = result.rejects.column("line").to_pylist()
     assert rejected == sorted(rejected) and all(isinstance(n, int) for n in rejected)
     assert isinstance(result.tables["jobs"], pa.Table)
+
+
+@pytest.mark.parametrize("blank", ["\n", "\n\n", "\n \n", "\n\n  "])
+def test_blank_lines_after_the_header_are_counted_skipped(tmp_path: Path, blank: str) -> None:
+    path = tmp_path / "helios_trace.csv"
+    path.write_text(DIRLAB_HEADER + "\n" + blank, encoding="utf-8")
+    result = job_traces.read_dirlab(path, OPTIONS)
+    lines = len((DIRLAB_HEADER + "\n" + blank).splitlines())
+    assert (result.lines, result.records, result.skipped) == (lines, 0, lines)

@@ -263,6 +263,7 @@ def _parse(
     header_line: int,
 ) -> _Rows:
     invalid: list[tuple[int | None, str, str]] = []
+    blank_body = 0  # lines of a body without any value (not parsed)
 
     def keep_aside(row: pv.InvalidRow) -> str:
         line = None if row.number is None else header_line + row.number
@@ -292,6 +293,7 @@ def _parse(
             raise InputError(str(path), f"not readable as CSV: {exc}") from exc
     else:
         table = pa.table({name: pa.array([], pa.string()) for name in header})
+        blank_body = body.count("\n") + (bool(body) and not body.endswith("\n"))
     bad = np.array([n for n, _, _ in invalid if n is not None], np.int64)
     total = table.num_rows + len(invalid)
     lines = np.setdiff1d(np.arange(header_line + 1, header_line + total + 1, dtype=np.int64), bad)
@@ -318,7 +320,7 @@ def _parse(
         raw=raw.filter(keep),
         invalid=kept,
         total=0,
-        skipped=header_line + int(blank.sum()) + len(invalid) - len(kept),
+        skipped=header_line + blank_body + int(blank.sum()) + len(invalid) - len(kept),
     )
 
 
