@@ -23,7 +23,6 @@ from __future__ import annotations
 import math
 import re
 import shlex
-import subprocess
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -32,10 +31,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from gpurel import hostlist, schema
-from gpurel.collect.slurm import TIMEOUT_S, slurm_env
+from gpurel import hostlist, schema, slurm_client
 from gpurel.errors import GpurelError
 from gpurel.formatting import number
+from gpurel.slurm_client import exit_text, last_line
 from gpurel.warehouse import Warehouse
 
 DRAINS = "lemon_drains"
@@ -74,24 +73,14 @@ class DrainError(GpurelError):
 
 def run_scontrol(args: list[str]) -> str:
     """Run a Slurm client (argument list, no shell) with UTC times; its stdout, or DrainError."""
-    try:
-        done = subprocess.run(
-            args,
-            env=slurm_env(),
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=TIMEOUT_S,
-            check=False,
-        )
-    except FileNotFoundError as exc:
-        raise DrainError(f"{args[0]} not found on PATH") from exc
-    except subprocess.TimeoutExpired as exc:
-        raise DrainError(f"{shlex.join(args)}: no answer in {TIMEOUT_S:g} s") from exc
+
+    def fail(detail: str, transient: bool) -> DrainError:
+        return DrainError(f"{shlex.join(args)}: {detail}")
+
+    done = slurm_client.run(args, fail)
     if done.returncode != 0:
-        said = (done.stderr.strip() or done.stdout.strip()).splitlines()
-        detail = said[-1] if said else f"exit status {done.returncode}"
-        raise DrainError(f"{shlex.join(args)}: {detail}")
+        said = last_line(done.stderr) or last_line(done.stdout)
+        raise fail(said or exit_text(done.returncode), False)
     return done.stdout
 
 

@@ -11,9 +11,10 @@ practice, so a ``|`` in a name cannot shift the columns. SubmitLine, the submitt
 several lines) continues the row on the next line, and the answer's rows are joined back
 with a space in its place.
 
-Times: every command runs with ``TZ=UTC`` and ``SLURM_TIME_FORMAT=standard``, so sacct and
-sacctmgr print UTC (they format times on the client) and read ``-S``/``-E`` in UTC, whatever
-the zone of the controller or of the collector's host.
+Times: every command runs (through ``gpurel.slurm_client``) with ``TZ=UTC`` and
+``SLURM_TIME_FORMAT=standard``, so sacct and sacctmgr print UTC (they format times on the
+client) and read ``-S``/``-E`` in UTC, whatever the zone of the controller or of the
+collector's host.
 
 Answers: a window is stored only from a complete answer. A client that exits nonzero, prints
 nothing, runs past its timeout, or prints output that stops in the middle of a line or has a
@@ -26,24 +27,23 @@ cannot be reached; read access to accounting is all it needs.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 
+from gpurel import slurm_client
 from gpurel.collect.chunks import Chunk
 from gpurel.collect.retry import Backoff, CommandFailed, with_retry
 from gpurel.sacct_fields import JOB_FIELDS
+from gpurel.slurm_client import TIMEOUT_S, exit_text, last_line
 
 # SubmitLine last: free text that may hold newlines (Layout.free_last)
 SACCT_FIELDS = (*JOB_FIELDS, "ElapsedRaw", "TimelimitRaw", "ExitCode", "Restarts", "SubmitLine")
 REQUIRED_FIELDS = frozenset({"JobID", "State", "Submit", "Start", "End", "NodeList"})
 EVENT_FIELDS = ("Cluster", "NodeName", "Start", "End", "State", "Reason", "User")
 DELIMITER = "\x1f"
-TIMEOUT_S = 120.0  # per call of a Slurm client
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
 
 # stderr of a Slurm client that could not reach slurmdbd (or slurmctld), or timed out
@@ -54,11 +54,6 @@ _TRANSIENT = re.compile(
     r"network is unreachable|slurmdbd",
     re.IGNORECASE,
 )
-
-
-def slurm_env() -> dict[str, str]:
-    """This process's environment, with Slurm clients printing and reading UTC."""
-    return {**os.environ, "TZ": "UTC", "SLURM_TIME_FORMAT": "standard"}
 
 
 @dataclass(frozen=True)
@@ -111,43 +106,26 @@ def run_command(args: list[str], timeout_s: float = TIMEOUT_S, layout: Layout | 
     With a ``layout``, output that does not match it is a transient failure.
     """
     command = " ".join(args[:3])
-    try:
-        done = subprocess.run(
-            args,
-            env=slurm_env(),
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=timeout_s,
-            check=False,
-        )
-    except FileNotFoundError as exc:
-        raise CommandFailed(command, f"{args[0]} not found on PATH", transient=False) from exc
-    except subprocess.TimeoutExpired as exc:
-        raise CommandFailed(command, f"no answer in {timeout_s:g} s", transient=True) from exc
+
+    def fail(detail: str, transient: bool) -> CommandFailed:
+        return CommandFailed(command, detail, transient=transient)
+
+    done = slurm_client.run(args, fail, timeout_s)
     if done.returncode != 0:
-        detail, transient = _failure(done.returncode, done.stderr)
-        raise CommandFailed(command, detail, transient=transient)
+        raise fail(*_failure(done.returncode, done.stderr))
     if not done.stdout.strip():  # sacct and sacctmgr print a header even when nothing matches
-        detail = _last_line(done.stderr) or "no output, not even a header"
-        raise CommandFailed(command, detail, transient=True)
+        raise fail(last_line(done.stderr) or "no output, not even a header", True)
     flaw = layout.flaw(done.stdout) if layout else None
     if flaw:
-        raise CommandFailed(command, f"incomplete answer: {flaw}", transient=True)
+        raise fail(f"incomplete answer: {flaw}", True)
     return done.stdout
 
 
 def _failure(status: int, stderr: str) -> tuple[str, bool]:
     """Why a client failed, and whether trying again may help: a known passing error, a
     signal (killed, crashed) or a failure without a word may; a stated error does not."""
-    said = _last_line(stderr)
-    detail = said or (f"killed by signal {-status}" if status < 0 else f"exit status {status}")
-    return detail, status < 0 or not said or bool(_TRANSIENT.search(stderr))
-
-
-def _last_line(text: str) -> str:
-    lines = text.strip().splitlines()
-    return lines[-1].strip() if lines else ""
+    said = last_line(stderr)
+    return said or exit_text(status), status < 0 or not said or bool(_TRANSIENT.search(stderr))
 
 
 def _when(moment: datetime) -> str:
