@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from gpurel.cli.common import (
     ClusterOption,
     EngineOption,
@@ -13,6 +11,7 @@ from gpurel.cli.common import (
     WarehouseOption,
     err_console,
     open_warehouse,
+    print_json,
 )
 from gpurel.cli.settings import ANALYSIS, Values, analysis_settings, uses
 from gpurel.progress import Progress
@@ -40,6 +39,6 @@ def analyze_command(
     ):
         result = analyze(store, chosen, progress.step)
     if as_json:
-        print(json.dumps(to_json(result), indent=2))
+        print_json(to_json(result))
     else:
         render(result)

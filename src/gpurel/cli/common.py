@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -33,6 +35,28 @@ def widen_when_piped() -> None:
     for out in (console, err_console):
         piped = not out.is_terminal and "COLUMNS" not in os.environ
         out.width = PIPE_WIDTH if piped else shutil.get_terminal_size().columns
+
+
+# an array json.dumps(indent=2) spreads over lines whose items are all numbers or null (a line
+# holding only such an item is an array item: strings and object members start with a quote)
+_NUMBER = r"(?:-?(?:\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|Infinity)|NaN|null)"
+_NUMBER_ARRAY = re.compile(rf"\[\n(?: *{_NUMBER},\n)* *{_NUMBER}\n *\]")
+
+
+def json_text(doc: Any, default: Callable[[Any], Any] | None = None) -> str:
+    """``doc`` as JSON indented by two, except that an array of numbers (and nulls) stays on
+    one line: a grid prints a row a line. ``default``: as for ``json.dumps``."""
+
+    def one_line(match: re.Match[str]) -> str:
+        items = match.group().splitlines()[1:-1]
+        return "[" + ", ".join(item.strip().rstrip(",") for item in items) + "]"
+
+    return _NUMBER_ARRAY.sub(one_line, json.dumps(doc, indent=2, default=default))
+
+
+def print_json(doc: Any, default: Callable[[Any], Any] | None = None) -> None:
+    """Print ``doc`` on stdout as ``json_text`` writes it: the ``--json`` output of a command."""
+    print(json_text(doc, default))
 
 
 WarehouseOption = Annotated[

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 from rich.markup import escape
 from rich.table import Table
 
-from gpurel.cli.common import JsonOption, console
+from gpurel.cli.common import JsonOption, console, print_json
 from gpurel.cli.settings import BY_KEY, SETTINGS, Values, shown, uses
 
 
@@ -30,7 +28,7 @@ def config(as_json: JsonOption = False, *, settings: Values) -> None:
         for s in SETTINGS
     ]
     if as_json:
-        print(json.dumps({"settings": rows}, indent=2))
+        print_json({"settings": rows})
         return
     table = Table("setting", "value", "from", "flag", "source", title="Effective settings")
     for row in rows:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from rich.text import Text
 
 from gpurel.absent import Absent
@@ -17,6 +15,7 @@ from gpurel.cli.common import (
     WarehouseOption,
     console,
     open_warehouse,
+    print_json,
 )
 from gpurel.cli.render import CRASH_LOOPS, GOODPUT_BUCKETS, table
 from gpurel.cli.settings import ATTRIBUTION, Values, analysis_settings, group, uses
@@ -66,6 +65,6 @@ def goodput(
     with open_warehouse(warehouse, engine, write=False) as store:
         lost = lost_goodput(store, chosen)
     if as_json:
-        print(json.dumps(goodput_json(lost), indent=2))
+        print_json(goodput_json(lost))
     else:
         render(lost)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
@@ -26,6 +25,7 @@ from gpurel.cli.common import (
     failure,
     iso_time,
     open_warehouse,
+    print_json,
 )
 from gpurel.cli.settings import Values, uses
 from gpurel.errors import GpurelError
@@ -127,7 +127,7 @@ def ingest(
             for note in outcome.notes:
                 err_console.print("[bold]note:[/]", escape(f"{path}: {note}"))
     if as_json:
-        print(json.dumps({"files": [_outcome_json(o) for o in outcomes]}, indent=2))
+        print_json({"files": [_outcome_json(o) for o in outcomes]})
     elif any(o.ok for o in outcomes):
         console.print(_summary(outcomes))
     failed = sum(not o.ok for o in outcomes)

@@ -9,7 +9,6 @@ once they are clean (``gpurel.slurm_drain``), recording both in the warehouse.
 
 from __future__ import annotations
 
-import json
 import shlex
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -36,6 +35,7 @@ from gpurel.cli.common import (
     fail,
     failure,
     open_warehouse,
+    print_json,
     seconds,
 )
 from gpurel.cli.render import column_style
@@ -285,7 +285,7 @@ def lemons_command(
     say = err_console.print if as_json else console.print
     failed = 0 if acted is None else _say_plan(say, *acted)
     if as_json:
-        print(json.dumps(lemons_json(found, tested), indent=2))
+        print_json(lemons_json(found, tested))
     if failed:
         raise fail(f"{failed} Slurm command(s) failed")
     if as_json or acted is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import typer
@@ -19,6 +18,7 @@ from gpurel.cli.common import (
     WarehouseOption,
     console,
     open_warehouse,
+    print_json,
 )
 from gpurel.cli.render import cell
 from gpurel.cli.settings import ATTRIBUTION, CHECKPOINTING, Values, analysis_settings, group, uses
@@ -102,6 +102,6 @@ def runs(
     with open_warehouse(warehouse, engine, write=False) as store:
         measured = measured_runs(store, chosen)
         if as_json:
-            print(json.dumps(runs_json(measured, chosen), indent=2))
+            print_json(runs_json(measured, chosen))
             return
     _render(measured, chosen)
