@@ -1,8 +1,10 @@
 """End to end: simulate a small cluster with known faults; gpurel's analysis recovers them.
 
-- attribution: precision ≥ 0.95 for interruptions a health check caused (true cause
-  ``fault`` or ``false_positive``, matched on the category of the check), default window;
-  recall below 1 (checks see some faults late or never) and growing with the window;
+- attribution: precision (attributed to a high-severity check of the true category, for
+  interruptions a health check caused: true cause ``fault`` or ``false_positive``) is below 1,
+  because epilog checks fail on healthy nodes at the end of jobs that failed by themselves,
+  and falls as the window widens; recall is below 1 (checks see some faults late or never)
+  and grows with the window;
 - r_f: the measured r_f is near the true rate (the fault rate per node-day that jobs above
   128 GPUs were exposed to, lemons included) times the share of fault-caused interruptions
   the checks reveal in the window;
@@ -28,14 +30,8 @@ from gpurel.sim.run import SimResult, simulate
 from gpurel.sim.validation import recovery
 from gpurel.warehouse import Warehouse
 
-# five times the preset's fault rates
-CONFIG = dataclasses.replace(
-    preset("rsc1"),
-    scale=0.1,
-    days=45.0,
-    warmup_days=7.0,
-    fault_scale=5 * preset("rsc1").fault_scale,
-)
+# the preset's own rates of faults, lemons, false positives and noise
+CONFIG = dataclasses.replace(preset("rsc1"), scale=0.25, days=60.0, warmup_days=7.0)
 CHECK_CAUSES = ("fault", "false_positive")
 
 
@@ -67,13 +63,15 @@ def test_every_interrupted_attempt_has_its_truth(simulated) -> None:
 
 def test_attribution_precision_and_recall(simulated) -> None:
     """Checks see some faults only after the job died, some never: recall is below 1 and
-    grows with the window; what is attributed is nearly always right."""
+    grows with the window. Checks also fail on healthy nodes: precision is below 1 and falls
+    as the window takes in more of them."""
     result, warehouse, _ = simulated
     narrow, default, wide = recovery(result, warehouse)
-    assert default.caused >= 50
-    precision = [r.precision or 0.0 for r in (default, wide)]
+    assert default.caused >= 100
+    precision = [r.precision or 0.0 for r in (narrow, default, wide)]
     recall = [r.recall or 0.0 for r in (narrow, default, wide)]
-    assert precision[0] >= 0.95 and precision[1] >= 0.9
+    assert 0.7 <= precision[1] < 0.99
+    assert precision[0] >= precision[1] > precision[2]
     assert 0.6 <= recall[1] < 1.0
     assert recall[0] < recall[1] < recall[2]
     assert narrow.attributed < default.attributed < wide.attributed

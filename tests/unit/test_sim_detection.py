@@ -12,7 +12,13 @@ from gpurel.sim.faults import UNSEEN, _lags
 from gpurel.sim.run import SimResult, simulate
 
 BASE = dataclasses.replace(
-    preset("rsc1"), scale=0.05, days=4.0, false_positive_rate=0.0, lemon_fraction=0.0
+    preset("rsc1"),
+    scale=0.05,
+    days=4.0,
+    false_positive_rate=0.0,
+    epilog_false_positive=0.0,
+    noise_per_node_day=0.0,
+    lemon_fraction=0.0,
 )
 
 

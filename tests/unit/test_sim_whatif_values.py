@@ -17,13 +17,15 @@ scheduling effect the model leaves out).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from typing import TypeVar
 
 import pytest
 
 from gpurel.analysis.runs import RunRules, attempts_in_runs, runs, selected
 from gpurel.analysis.summary import Settings, attributed_failures
 from gpurel.schema import JobState
-from gpurel.sim.config import preset, with_overrides
+from gpurel.sim.config import SimConfig, preset, with_overrides
 from gpurel.sim.run import SimResult, simulate
 from gpurel.sim.validation import NO_LEMONS
 from gpurel.sim.whatif import (
@@ -31,9 +33,9 @@ from gpurel.sim.whatif import (
     checkpointing,
     ettr_measured,
     large_failure_share,
+    stored,
     twin,
 )
-from gpurel.warehouse import Warehouse
 
 # time limits of whole hours after the restart overhead: a run stops at its limit after its
 # last checkpoint at either interval, so the intervals differ only in what interruptions lose
@@ -42,15 +44,24 @@ CONFIG = with_overrides(
     {"run_time_limit": "485m", "large_run_time_limit": "1445m"},
 )
 SHORTER = {"checkpoint_interval": "15m"}
+T = TypeVar("T")
+
+
+def _base_and_variant(
+    config: SimConfig, seed: int, change: dict[str, str], measure: Callable[[SimResult], T]
+) -> tuple[T, T, SimConfig]:
+    """``measure`` of ``config`` and of its twin with ``change`` (same seed and window), and
+    the changed configuration."""
+    base = simulate(config, seed=seed)
+    variant = twin(base, with_overrides(config, change))
+    return measure(base), measure(variant), variant.config
 
 
 def _measured(result: SimResult) -> tuple[float, float, float]:
     """GPU-weighted measured ETTR of ``result``'s runs (as the what-if reports it), their ETTR
     over running time only (R / (R + U), the model's form without queueing), and their lossy
     interruptions per second of running time."""
-    warehouse = Warehouse.in_memory()
-    try:
-        result.store(warehouse)
+    with stored(result) as warehouse:
         failures = attributed_failures(warehouse, Settings())
         ckpt = checkpointing(result.config)
         ettr = ettr_measured(warehouse, failures, ckpt)
@@ -70,17 +81,13 @@ def _measured(result: SimResult) -> tuple[float, float, float]:
         ).to_pylist()[0]
         assert row["n"] >= 30 and row["lossy"] > 0
         return ettr, row["productive"] / row["running"], row["lossy"] / row["running"]
-    finally:
-        warehouse.close()
 
 
 @pytest.mark.slow
 def test_a_shorter_checkpoint_interval_raises_run_ettr_as_the_model_predicts() -> None:
-    base = simulate(CONFIG, seed=3)
-    variant = twin(base, with_overrides(CONFIG, SHORTER))
-    _, running_base, rate = _measured(base)
-    _, running_variant, _ = _measured(variant)
-    predicted = rate * (CONFIG.checkpoint_interval - variant.config.checkpoint_interval) / 2
+    base, variant, shorter = _base_and_variant(CONFIG, 3, SHORTER, _measured)
+    (_, running_base, rate), (_, running_variant, _) = base, variant
+    predicted = rate * (CONFIG.checkpoint_interval - shorter.checkpoint_interval) / 2
     assert predicted > 0.005
     assert running_variant - running_base == pytest.approx(predicted, rel=0.25)
 
@@ -92,20 +99,14 @@ PAPER_FACTOR = 14 / 4  # 512+ GPU attempts ended by infrastructure failures, bef
 
 
 def _large_failure_share(result: SimResult) -> float:
-    warehouse = Warehouse.in_memory()
-    try:
-        result.store(warehouse)
+    with stored(result) as warehouse:
         share = large_failure_share(warehouse.jobs(), attributed_failures(warehouse, Settings()))
-        assert share is not None
-        return share
-    finally:
-        warehouse.close()
+    assert share is not None
+    return share
 
 
 @pytest.mark.slow
 def test_lemon_removal_lowers_the_large_job_failure_share_by_the_papers_factor() -> None:
-    base = simulate(LEMONS, seed=1)
-    lemon_free = twin(base, with_overrides(LEMONS, NO_LEMONS))
-    before, after = _large_failure_share(base), _large_failure_share(lemon_free)
+    before, after, _ = _base_and_variant(LEMONS, 1, NO_LEMONS, _large_failure_share)
     assert after > 0
     assert PAPER_FACTOR / 1.5 <= before / after <= PAPER_FACTOR * 1.5

@@ -320,6 +320,20 @@ class SimConfig:
         "taken out and its jobs killed, then it passes again",
         "paper: fewer than 1% of completed jobs see a failed check",
     )
+    epilog_false_positive: float = param(
+        0.0005,
+        "probability that a node's epilog fails a high-severity check at a job's end although "
+        "the node is healthy: the record is stamped at the job's end, Slurm drains the node "
+        "(its other jobs run on) and it is re-checked like a transient fault",
+        "assumption: one epilog in 2,000; the paper's budget is fewer than 1% of completed "
+        "jobs seeing a failed check",
+    )
+    noise_per_node_day: float = param(
+        0.1,
+        "failing low-severity records on healthy nodes that the next run does not repeat (a "
+        "link speed dip, a temperature spike, a service restart): recorded, no action",
+        "assumption: checks are noisy; such records fall into attribution windows by chance",
+    )
 
     # --- faults ----------------------------------------------------------------------------
     faults: tuple[FaultKind, ...] = param(
@@ -388,6 +402,8 @@ class SimConfig:
             problems.append("p_user_fail + p_cancel + p_timeout + p_oom must be in [0, 1)")
         if self.checkpoint_interval <= 0 or self.check_interval <= 0:
             problems.append("checkpoint_interval and check_interval must be positive")
+        if not 0 <= self.epilog_false_positive < 1 or self.noise_per_node_day < 0:
+            problems.append("epilog_false_positive must be in [0, 1), noise_per_node_day >= 0")
         if min(f.rate for f in self.faults) < 0 or self.lemon_rate_multiplier < 1:
             problems.append("fault rates must be >= 0 and lemon_rate_multiplier >= 1")
         if problems:

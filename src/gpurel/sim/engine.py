@@ -10,8 +10,9 @@ path stays cheap; ``journal.Journal`` collects what happened, column by column.
 from __future__ import annotations
 
 import heapq
+import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from gpurel.sim import codes
 from gpurel.sim.cluster import Cluster
@@ -42,6 +43,7 @@ from gpurel.sim.workload import Workload
 SAMPLE_EVERY = HOUR  # utilization and queue samples during the warm-up
 
 NEVER = 1 << 62
+EPILOG = -2  # the "fault" of a node drained by an epilog check that failed on a healthy node
 
 
 def _unreported(days: float) -> None:
@@ -130,6 +132,7 @@ class Engine:
                 "node",
                 "category",
                 "false_positive",
+                "noise",
                 "repair",
                 "cooccur",
                 "app_crash",
@@ -137,6 +140,10 @@ class Engine:
             )
         }
         self.user_fail_rate = config.run_user_fail_per_day / 86_400
+        self.epilog_rng = random.Random(plan.epilog_seed)
+        self.epilog_checks = [k for k, sev in enumerate(plan.severities) if sev == HIGH]
+        self.epilog_countdown = self.epilog_gap()  # node epilogs until the next false failure
+        self.epilog_failures = 0
         self.capacity = self.cluster.gpn * (config.effective_nodes - len(self.cluster.spares))
         if warmup is not None:
             self.begin_window(warmup)
@@ -366,6 +373,7 @@ class Engine:
         self.busy_gpus -= gpus
         cluster.release(j, nodes, min(gpus, cluster.gpn))
         journal.end_attempt(j, now, state, cause, fault, by, self.config)
+        self.epilogs(nodes)
         for node in nodes:
             if cluster.state[node] == DRAIN and not cluster.jobs[node]:
                 self.drained(node)
@@ -420,6 +428,33 @@ class Engine:
             self.journal.cancel_waiting(j, self.now)
             self.journal.status[j] = DONE
 
+    # --- epilog checks -----------------------------------------------------------------------
+
+    def epilog_gap(self) -> int:
+        """Node epilogs until the next one that fails on a healthy node (geometric)."""
+        p = self.config.epilog_false_positive
+        if p <= 0 or not self.epilog_checks:
+            return NEVER
+        return int(math.log(1.0 - self.epilog_rng.random()) / math.log(1.0 - p)) + 1
+
+    def epilogs(self, nodes: Sequence[int]) -> None:
+        """The epilog checks of an attempt that just ended on ``nodes``: one of them may fail
+        a high-severity check on a healthy node. Its record is stamped at the job's end and
+        Slurm drains the node (its other jobs run on); a node already out or dead is left."""
+        while self.epilog_countdown <= len(nodes):
+            node = nodes[self.epilog_countdown - 1]
+            self.epilog_countdown += self.epilog_gap()
+            state = self.cluster.state[node]
+            if state not in (UP, DRAIN):
+                continue
+            self.epilog_failures += 1
+            category = self.epilog_rng.choice(self.epilog_checks)
+            self.health.record(node, self.now, self.plan.categories[category], -1)
+            if state == UP:
+                self.cluster.set_state(node, DRAIN)
+                self.drain_fault[node] = (EPILOG, self.now)
+        self.epilog_countdown -= len(nodes)
+
     # --- faults ------------------------------------------------------------------------------
 
     def fault(self, f: int) -> None:
@@ -429,6 +464,10 @@ class Engine:
         if cluster.state[node] != UP:
             return
         self.journal.fault_applied(f, now)
+        if c["noise"][f]:  # the check fails once and passes at its next run
+            self.journal.fault_detected(f, now)
+            self.health.record(node, now, self.plan.categories[c["category"][f]], f)
+            return
         severity = self.plan.severities[c["category"][f]]
         if c["false_positive"][f]:
             severity = HIGH
@@ -508,20 +547,29 @@ class Engine:
             self.drained(node)
 
     def drained(self, node: int) -> None:
-        """A draining node is idle: its records up to now, then repair."""
+        """A draining node is idle: its records up to now, then repair (a node drained by its
+        epilog: a re-check as long as a transient repair)."""
         f, since = self.drain_fault.pop(node)
-        check = self.plan.categories[self._fault_cols["category"][f]]
         config = self.config
+        if f == EPILOG:
+            median, sigma = config.transient_repair_median, config.repair_sigma
+            recheck = max(60, int(median * self.epilog_rng.lognormvariate(0.0, sigma)))
+            self.out_for_repair(node, f, recheck)
+            return
+        check = self.plan.categories[self._fault_cols["category"][f]]
         self.health.draining(
             node, since, self.now, check, f, config.low_repeat_after, config.low_repeat_interval
         )
         self.out_for_repair(node, f)
 
-    def out_for_repair(self, node: int, f: int) -> None:
-        """Take ``node`` out for the repair time of fault ``f``; a spare replaces it."""
+    def out_for_repair(self, node: int, f: int, repair: int | None = None) -> None:
+        """Take ``node`` out for ``repair`` seconds (default: the repair time of fault ``f``);
+        a spare replaces it."""
         cluster = self.cluster
         cluster.set_state(node, DOWN)
-        self.push(self.now + self._fault_cols["repair"][f], REPAIR, node, f)
+        if repair is None:
+            repair = self._fault_cols["repair"][f]
+        self.push(self.now + repair, REPAIR, node, f)
         if cluster.spares:
             cluster.set_state(cluster.spares.pop(), UP)
             self.owed_spare.add(node)
@@ -530,7 +578,8 @@ class Engine:
     def repaired(self, node: int, f: int) -> None:
         """``node`` is back: in service, or into the spare pool if a spare stood in for it."""
         cluster = self.cluster
-        self.journal.fault_repaired(f, self.now)
+        if f >= 0:
+            self.journal.fault_repaired(f, self.now)
         if node in self.owed_spare:
             self.owed_spare.discard(node)
             cluster.set_state(node, SPARE)

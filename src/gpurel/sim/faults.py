@@ -5,10 +5,12 @@ get an extra process at ``(lemon_rate_multiplier - 1)`` times the rate, drawn fr
 random stream, whose faults are all transient (a lemon passes the checks after a reboot and
 returns to service: the defect survives every repair), so that a what-if on lemons changes
 only the lemons' extra faults (common random numbers). False positives are one more process
-whose check is one of the high-severity categories. Each fault carries its repair time and
-its co-occurring records (PCIe with XID 79 and IPMI, IB link with XID 79) at the paper's
-shares. Whether a fault takes effect is decided while simulating: a node that is not in
-service (draining, awaiting detection, in repair, spare) gets no new faults.
+whose check is one of the high-severity categories, and noise another: a low-severity check
+that fails once on a healthy node and passes at its next run (recorded, no action). Each
+fault carries its repair time and its co-occurring records (PCIe with XID 79 and IPMI, IB link
+with XID 79) at the paper's shares. Whether a fault takes effect is decided while simulating:
+a node that is not in service (draining, awaiting detection, in repair, spare) gets no new
+faults.
 
 The severity of each category comes from gpurel's taxonomy, so that what the simulator does
 with a check (high: remove the node and kill its jobs; low: drain) is what the analysis
@@ -52,6 +54,7 @@ class FaultPlan:
     node: np.ndarray  # int64
     category: np.ndarray  # int64 index into categories
     false_positive: np.ndarray  # bool
+    noise: np.ndarray  # bool: a record only, the node stays in service
     lemon_extra: np.ndarray  # bool: from a lemon's extra process
     repair: np.ndarray  # int64 seconds out of service after detection
     permanent: np.ndarray  # bool
@@ -60,6 +63,7 @@ class FaultPlan:
     lag: np.ndarray  # int64 seconds until a check can see the fault; UNSEEN: never
     lemon: np.ndarray  # bool per node
     phase: np.ndarray  # int64 per node: offset of its periodic checks
+    epilog_seed: int  # the stream of epilog checks failing on healthy nodes (engine)
 
 
 def _stream(
@@ -122,6 +126,7 @@ def draw(seed: np.random.SeedSequence, config: SimConfig, horizon: int) -> Fault
                     "node": node,
                     "category": np.full(n, k),
                     "false_positive": np.zeros(n, bool),
+                    "noise": np.zeros(n, bool),
                     "lemon_extra": np.full(n, s == 1),
                     "repair": _repairs(rng, config, permanent),
                     "permanent": permanent,
@@ -131,6 +136,8 @@ def draw(seed: np.random.SeedSequence, config: SimConfig, horizon: int) -> Fault
                 }
             )
     parts.append(_false_positives(np.random.default_rng(fp_seed), config, horizon, severities))
+    noise_seed, epilog_seed = seed.spawn(2)
+    parts.append(_noise(np.random.default_rng(noise_seed), config, horizon, severities))
     merged = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
     order = np.lexsort((merged["node"], merged["time"]))
     return FaultPlan(
@@ -139,6 +146,7 @@ def draw(seed: np.random.SeedSequence, config: SimConfig, horizon: int) -> Fault
         **{key: value[order] for key, value in merged.items()},
         lemon=lemon,
         phase=phase,
+        epilog_seed=int(epilog_seed.generate_state(1)[0]),
     )
 
 
@@ -157,9 +165,33 @@ def _false_positives(
         "node": node,
         "category": rng.choice(high, size=n) if len(high) else np.zeros(n, np.int64),
         "false_positive": np.ones(n, bool),
+        "noise": np.zeros(n, bool),
         "lemon_extra": np.zeros(n, bool),
         "repair": _repairs(rng, config, permanent),
         "permanent": permanent,
+        "cooccur": np.zeros(n, np.int64),
+        "app_crash": np.zeros(n),
+        "lag": np.zeros(n, np.int64),
+    }
+
+
+def _noise(
+    rng: np.random.Generator, config: SimConfig, horizon: int, severities: tuple[str, ...]
+) -> dict[str, np.ndarray]:
+    """Low-severity checks failing once on healthy nodes: a record, no action."""
+    low = np.flatnonzero(np.array(severities) == LOW)
+    rate = config.noise_per_node_day * 1000 if len(low) else 0.0
+    time, node = _stream(rng, np.arange(config.effective_nodes), rate, horizon)
+    n = len(time)
+    return {
+        "time": time,
+        "node": node,
+        "category": rng.choice(low, size=n) if n else np.zeros(0, np.int64),
+        "false_positive": np.zeros(n, bool),
+        "noise": np.ones(n, bool),
+        "lemon_extra": np.zeros(n, bool),
+        "repair": np.zeros(n, np.int64),
+        "permanent": np.zeros(n, bool),
         "cooccur": np.zeros(n, np.int64),
         "app_crash": np.zeros(n),
         "lag": np.zeros(n, np.int64),

@@ -320,6 +320,7 @@ class Builder:
                 "category": pa.array(self._fault_categories()[keep].tolist(), pa.string()),
                 "severity": pa.array(np.where(false_positive, "high", severity).tolist()),
                 "false_positive": false_positive,
+                "noise": plan.noise[keep],
                 "lemon_node": plan.lemon[plan.node[keep]],
                 "lemon_extra": plan.lemon_extra[keep],
                 "permanent": plan.permanent[keep],

@@ -85,6 +85,7 @@ def simulate(
         "attempts": float(len(journal.a_job)),  # warm-up included
         "attempts_stored": float(tables["jobs"].num_rows),  # those of the window after it
         "events": float(engine.events),
+        "epilog_false_positives": float(engine.epilog_failures),  # warm-up included
         "warmup_s": float(engine.window_begin),
         "warmup_stationary": float(engine.stationary),
         "simulate_s": simulated - began,

@@ -29,6 +29,7 @@ from gpurel.sim.whatif import (
     checkpointing,
     ettr_measured,
     large_failure_share,
+    stored,
     twin,
 )
 from gpurel.warehouse import Warehouse
@@ -245,15 +246,11 @@ def validate(
     result = simulate(config, seed, days_done=days_done)
     result.store(warehouse)
     analysis = analyze(warehouse)
-    lemon_free = Warehouse.in_memory()
-    try:
-        twin(result, with_overrides(config, NO_LEMONS)).store(lemon_free)
+    with stored(twin(result, with_overrides(config, NO_LEMONS))) as lemon_free:
         no_lemons = _ran_or_absent(
             large_failure_share(lemon_free.jobs(), attributed_failures(lemon_free, Settings())),
             f"no job of {LARGE_GPUS}+ GPUs ran",
         )
-    finally:
-        lemon_free.close()
     rows = table(config.cluster, measure(result, analysis, warehouse, no_lemons))
     return Validation(result, analysis, rows, recovery(result, warehouse))
 

@@ -9,6 +9,8 @@ rather than noise (common random numbers).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import ibis.expr.types as ir
@@ -117,11 +119,20 @@ def _ettr_true(truth_runs: pa.Table) -> float | None:
     return productive / total if total else None
 
 
-def outcome(result: SimResult) -> Outcome:
-    """Analyze ``result`` in a throwaway warehouse and collect the what-if figures."""
+@contextmanager
+def stored(result: SimResult) -> Iterator[Warehouse]:
+    """``result`` in a throwaway in-memory warehouse, closed on exit."""
     warehouse = Warehouse.in_memory()
     try:
         result.store(warehouse)
+        yield warehouse
+    finally:
+        warehouse.close()
+
+
+def outcome(result: SimResult) -> Outcome:
+    """Analyze ``result`` in a throwaway warehouse and collect the what-if figures."""
+    with stored(result) as warehouse:
         analysis = analyze(warehouse)
         failures = warehouse.derived("failures")
         rate = analysis.node_failure_rate
@@ -136,8 +147,6 @@ def outcome(result: SimResult) -> Outcome:
             ettr_true=_ettr_true(result.truth["truth_runs"]),
             headline=headline(analysis, warehouse),
         )
-    finally:
-        warehouse.close()
 
 
 def twin(result: SimResult, variant: SimConfig) -> SimResult:
