@@ -10,6 +10,7 @@ with an offset are cast by Arrow, local wall times ``YYYY-MM-DDTHH:MM:SS`` are r
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -47,25 +48,42 @@ def each_distinct(values: pa.Array, convert: Convert, kind: pa.DataType) -> Conv
 def times(values: pa.Array, zone_name: str, convert: Convert) -> Converted:
     """``each_distinct`` for times, with the shortcuts of the module docstring; ``convert``
     reads the other values (and all of them when an instant is out of Arrow's range)."""
-    walls, _ = slurm_values.parse_times(values, zone_name)
-    wall = _mask(walls.is_valid())
-    if wall.all():
-        return walls, {}
     rows = np.arange(len(values))
-    pieces = [(rows[wall], walls.filter(pa.array(wall)))]
-    rest = rows[~wall]
-    others = values.take(rest)
-    instant = _mask(pc.fill_null(pc.match_substring_regex(others, _ISO_INSTANT), False))
+    pieces: list[tuple[np.ndarray, pa.Array]] = []
+    for shortcut in (partial(_walls, zone_name), _instants):
+        done, converted = shortcut(values if not pieces else values.take(pa.array(rows)))
+        pieces.append((rows[done], converted))
+        rows = rows[~done]
+    rest, bad = each_distinct(values.take(pa.array(rows)), convert, schema.TIME)
+    pieces.append((rows, rest))
+    whole = [column for where, column in pieces if len(where) == len(values)]
+    if whole:
+        merged = whole[0]
+    else:
+        order = np.argsort(np.concatenate([where for where, _ in pieces]), kind="stable")
+        merged = pa.concat_arrays([column for _, column in pieces]).take(pa.array(order))
+    return merged, {int(rows[row]): problem for row, problem in bad.items()}
+
+
+def _walls(zone_name: str, values: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """Which values are wall times ``YYYY-MM-DDTHH:MM:SS``, and those as UTC in the zone."""
+    shaped = _mask(pc.fill_null(pc.equal(pc.binary_length(values), 19), False))
+    if not shaped.any():
+        return shaped, pa.array([], schema.TIME)
+    walls, _ = slurm_values.parse_times(values.filter(pa.array(shaped)), zone_name)
+    read = _mask(walls.is_valid())
+    shaped[shaped] = read
+    return shaped, walls.filter(pa.array(read))
+
+
+def _instants(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """Which values are ISO-8601 instants with an offset, and those cast by Arrow; none
+    when one holds a day or an offset out of range (``parse_time`` says which)."""
+    instant = _mask(pc.fill_null(pc.match_substring_regex(values, _ISO_INSTANT), False))
     try:
-        pieces.append((rest[instant], pc.cast(others.filter(pa.array(instant)), schema.TIME)))
-        rest = rest[~instant]
-    except pa.ArrowInvalid:  # a day or an offset out of range: as parse_time says
-        pass
-    converted, bad = each_distinct(values.take(rest), convert, schema.TIME)
-    pieces.append((rest, converted))
-    order = np.argsort(np.concatenate([where for where, _ in pieces]), kind="stable")
-    merged = pa.concat_arrays([column for _, column in pieces]).take(pa.array(order))
-    return merged, {int(rest[row]): problem for row, problem in bad.items()}
+        return instant, pc.cast(values.filter(pa.array(instant)), schema.TIME)
+    except pa.ArrowInvalid:
+        return np.zeros(len(values), bool), pa.array([], schema.TIME)
 
 
 def distinct_rows(columns: Sequence[pa.Array]) -> tuple[list[tuple[Any, ...]], pa.Array]:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import chain
 from pathlib import Path
 from typing import TypeVar
 
@@ -22,13 +23,15 @@ import pyarrow as pa
 import pyarrow.csv as csv
 
 from gpurel.errors import InputError
-from gpurel.sources.base import read_text
+from gpurel.sources.base import read_bytes, read_text
 
 BLOCK_BYTES = 16 << 20  # bytes converted at once
+_BOM = "\ufeff".encode()
 WORKERS = os.cpu_count() or 1
 
 _In = TypeVar("_In")
 _Out = TypeVar("_Out")
+_Found = TypeVar("_Found")
 
 
 @dataclass(frozen=True)
@@ -50,17 +53,20 @@ class Block:
         return int(newlines) + (not self.terminated)
 
     @cached_property
+    def starts(self) -> np.ndarray:
+        """Where each line starts (a byte offset); a last item, where the next would."""
+        ends = np.flatnonzero(np.frombuffer(self.data, np.uint8) == ord("\n")) + 1
+        return np.concatenate(([0], ends if self.terminated else [*ends, len(self.data) + 1]))
+
+    @cached_property
     def lengths(self) -> np.ndarray:
         """Each line's length in bytes without its line end (``\\n`` or ``\\r\\n``)."""
         raw = np.frombuffer(self.data, np.uint8)
-        ends = np.flatnonzero(raw == ord("\n"))
-        if not self.terminated:
-            ends = np.append(ends, len(raw))
-        starts = np.concatenate(([0], ends[:-1] + 1))
+        ends = self.starts[1:] - 1  # where each line's newline is, or would be
         crlf = np.zeros(len(ends), bool)
-        inside = ends > starts
+        inside = ends > self.starts[:-1]
         crlf[inside] = raw[ends[inside] - 1] == ord("\r")
-        return ends - starts - crlf
+        return ends - self.starts[:-1] - crlf
 
     def check_utf8(self, path: Path) -> None:
         """InputError (``read_text``'s, naming the first bad byte) unless it is UTF-8 text."""
@@ -76,6 +82,19 @@ class Block:
     def texts(self) -> list[str]:
         """Its lines as text, without line ends (decoded only when one is split in Python)."""
         return [line.removesuffix("\r") for line in self.data.decode("utf-8").split("\n")]
+
+
+def text_start(path: Path) -> int:
+    """Where a text file's text starts, after a UTF-8 byte-order mark; the InputError of
+    ``read_bytes`` for a binary file."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(65536)
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read: {exc.strerror or exc}") from exc
+    if b"\x00" in head:
+        read_bytes(path)  # raises its InputError
+    return len(_BOM) if head.startswith(_BOM) else 0
 
 
 def blocks(
@@ -104,9 +123,9 @@ def blocks(
 
 def delimited_fields(
     block: Block, delimiter: str, width: int, used: list[int]
-) -> tuple[pa.Table, np.ndarray] | None:
-    """Fields ``used`` (columns named by position) of the block's lines that ``str.split``
-    cuts into ``width`` fields at ``delimiter``, and the 0-based numbers of the other lines.
+) -> tuple[dict[int, pa.Array], np.ndarray] | None:
+    """Fields ``used`` (by position) of the block's lines that ``str.split`` cuts into
+    ``width`` fields at ``delimiter``, and the 0-based numbers of the other lines.
 
     An empty line comes out as a row of empty fields. None when Arrow's CSV parser cannot
     split the block as ``str.split`` would: a delimiter that is not one byte, and a carriage
@@ -146,7 +165,9 @@ def delimited_fields(
         return None
     if table.num_rows + len(odd) != block.size or min(odd, default=0) < 0:
         return None
-    return table, np.array(odd, np.int64)
+    fields = {i: table.column(str(i)) for i in used}
+    arrays = {i: c.chunk(0) if c.num_chunks == 1 else c.combine_chunks() for i, c in fields.items()}
+    return arrays, np.array(odd, np.int64)
 
 
 def _lone_cr(data: bytes) -> bool:
@@ -156,6 +177,24 @@ def _lone_cr(data: bytes) -> bool:
     text = np.frombuffer(data, np.uint8)
     after = np.flatnonzero(text[:-1] == ord("\r")) + 1
     return text[-1] == ord("\r") or bool((text[after] != ord("\n")).any())
+
+
+def after_header(
+    pieces: Iterator[Block], header: Callable[[Block], tuple[int, _Found] | None]
+) -> tuple[_Found, Iterator[tuple[Block, int]]] | None:
+    """The header that ``header`` finds in the first block holding one (it gives the number
+    of the block's lines up to and with the header, and the header), and every block with
+    the number of lines at its start that hold no record. None when no block holds one."""
+    before: list[Block] = []  # blocks without a header: blank lines only
+    for block in pieces:
+        found = header(block)
+        if found is None:
+            before.append(block)
+            continue
+        lead, value = found
+        first = [*((b, b.size) for b in before), (block, lead)]
+        return value, chain(first, ((b, 0) for b in pieces))
+    return None
 
 
 def in_order(pool: Executor, work: Callable[[_In], _Out], items: Iterable[_In]) -> Iterator[_Out]:

@@ -40,7 +40,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from functools import lru_cache, partial
-from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +50,7 @@ from gpurel import schema
 from gpurel.errors import InputError
 from gpurel.hostlist import HostlistError, expand
 from gpurel.schema import Severity
-from gpurel.sources.base import ReadOptions, ReadResult, RejectSink, combined, read_bytes
+from gpurel.sources.base import ReadOptions, ReadResult, RejectSink, combined
 from gpurel.sources.event_columns import (
     Converted,
     distinct_rows,
@@ -70,7 +69,15 @@ from gpurel.sources.event_rows import (
     parse_time,
     zone,
 )
-from gpurel.sources.line_blocks import WORKERS, Block, blocks, delimited_fields, in_order
+from gpurel.sources.line_blocks import (
+    WORKERS,
+    Block,
+    after_header,
+    blocks,
+    delimited_fields,
+    in_order,
+    text_start,
+)
 from gpurel.sources.nhc import parse_nhc_reason
 from gpurel.sources.slurm_values import resolve_zone
 from gpurel.taxonomy import Classification, Taxonomy
@@ -85,7 +92,6 @@ _REMOVED = frozenset({"DOWN", "FAIL"})
 _FAILED = frozenset(_STATE_ORDER)
 _CLUSTER_EVENT = "1"  # slurmdb_event_type_t SLURMDB_EVENT_CLUSTER
 _NOT_NODE = BadValue("NodeName", "cluster event, not a node event")
-_BOM = "\ufeff".encode()
 _ROLES = ("node", "event", "event_raw", "start", "end", "reason", "state", "cluster")
 Reject = tuple[int, str | None, str, str]  # 0-based line in its block, field, reason, text
 
@@ -229,14 +235,6 @@ class _Layout:
 
 
 @dataclass(frozen=True)
-class _Part:
-    """A block of lines, and how many at its start hold no record (blank lines, the header)."""
-
-    block: Block
-    lead: int
-
-
-@dataclass(frozen=True)
 class _Rows:
     """What lines of a block became: node_events, the 0-based line of each row, rejects,
     and the counts of ReadResult."""
@@ -248,48 +246,28 @@ class _Rows:
     expanded: int = 0
 
 
-def _layout(path: Path, options: ReadOptions) -> tuple[_Layout, Iterator[_Part]]:
-    """The layout of the header (the first non-blank line), and the file's blocks."""
-    pieces = blocks(path, _content_start(path), header=False, bytes_read=options.bytes_read)
-    before: list[Block] = []  # blocks of blank lines only
-    for block in pieces:
-        block.check_utf8(path)
-        found = _first_content(block)
-        if found is None:
-            before.append(block)
-            continue
-        index, header = found
-        delimiter = options.delimiter or "|"
-        columns = _columns(header, delimiter)
-        if "start" not in columns:
-            break
-        layout = _Layout(path, columns, delimiter, ends_with(header, delimiter), options)
-        first = [*(_Part(b, b.size) for b in before), _Part(block, index + 1)]
-        return layout, chain(first, (_Part(b, 0) for b in pieces))
+def _layout(path: Path, options: ReadOptions) -> tuple[_Layout, Iterator[tuple[Block, int]]]:
+    """The layout of the header (the first non-blank line), and the file's blocks, each
+    with the number of lines at its start that hold no record."""
+    pieces = blocks(path, text_start(path), header=False, bytes_read=options.bytes_read)
+    found = after_header(pieces, partial(_first_content, path))
+    delimiter = options.delimiter or "|"
+    if found is not None and "start" in (columns := _columns(found[0], delimiter)):
+        header, parts = found
+        return _Layout(path, columns, delimiter, ends_with(header, delimiter), options), parts
     raise InputError(str(path), "no sacctmgr header line naming TimeStart")
 
 
-def _content_start(path: Path) -> int:
-    """Where the text starts, after a UTF-8 byte-order mark; InputError for a binary file."""
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(65536)
-    except OSError as exc:
-        raise InputError(str(path), f"cannot read: {exc.strerror or exc}") from exc
-    if b"\x00" in head:
-        read_bytes(path)  # raises its InputError
-    return len(_BOM) if head.startswith(_BOM) else 0
-
-
-def _first_content(block: Block) -> tuple[int, str] | None:
-    """The 0-based number and text of the block's first non-blank line, if any."""
+def _first_content(path: Path, block: Block) -> tuple[int, str] | None:
+    """The number of lines up to the block's first non-blank line, and that line, if any."""
+    block.check_utf8(path)
     data, position = block.data, 0
     for index in range(block.size):
         end = data.find(b"\n", position)
         end = len(data) if end < 0 else end
         text = data[position:end].decode("utf-8").removesuffix("\r")
         if text.strip():
-            return index, text
+            return index + 1, text
         position = end + 1
     return None
 
@@ -299,20 +277,20 @@ def _columns(header: str, delimiter: str) -> list[str]:
     return [_RENAMES.get(header_key(c), header_key(c)) for c in names]
 
 
-def _read_block(layout: _Layout, part: _Part) -> tuple[int, _Rows]:
-    """The number of lines of one block, and what they became."""
-    block = part.block
+def _read_block(layout: _Layout, part: tuple[Block, int]) -> tuple[int, _Rows]:
+    """The number of lines of one block, and what they became (after ``lead`` lines)."""
+    block, lead = part
     block.check_utf8(layout.path)
     fields, lines, odd = _split(layout, block)
-    after = lines >= part.lead
+    after = lines >= lead
     record = after & (block.lengths[lines] > 0)  # an empty line comes out as a row
     chosen = pa.array(record)
     fast = _converted(
         layout, block, {r: v.filter(chosen) for r, v in fields.items()}, lines[record]
     )
-    slow = _one_by_one(layout, block, odd[odd >= part.lead].tolist())
+    slow = _one_by_one(layout, block, odd[odd >= lead].tolist())
     blank = int(np.count_nonzero(after & ~record))
-    return block.size, _merged(fast, slow, part.lead + blank)
+    return block.size, _merged(fast, slow, lead + blank)
 
 
 def _split(layout: _Layout, block: Block) -> tuple[dict[str, pa.Array], np.ndarray, np.ndarray]:
@@ -328,19 +306,14 @@ def _split(layout: _Layout, block: Block) -> tuple[dict[str, pa.Array], np.ndarr
         return dict.fromkeys(layout.roles, empty), np.zeros(0, np.int64), np.arange(block.size)
     table, odd = found
     lines = np.delete(np.arange(block.size), odd)
-    fields = {role: _array(table.column(str(i))) for role, i in layout.roles.items()}
+    fields = {role: table[i] for role, i in layout.roles.items()}
     if layout.trailing:  # the field after the last delimiter must be empty
-        extra = pc.not_equal(_array(table.column(str(width - 1))), "")
+        extra = pc.not_equal(table[width - 1], "")
         filled = np.asarray(extra.to_numpy(zero_copy_only=False), bool)
         if filled.any():
             fields = {role: values.filter(pa.array(~filled)) for role, values in fields.items()}
             lines, odd = lines[~filled], np.sort(np.concatenate([odd, lines[filled]]))
     return fields, lines, odd
-
-
-def _array(column: pa.ChunkedArray) -> pa.Array:
-    """The column as one array, without a copy when it has one chunk."""
-    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
 
 
 def _converted(
