@@ -44,9 +44,8 @@ class Jobs:
 
     def evict(self, victim: int, by: int) -> None:
         self.status[victim] = 2
-        self.cluster.release(
-            victim, [n for n, js in enumerate(self.cluster.jobs) if victim in js], 8
-        )
+        nodes = [n for n, js in enumerate(self.cluster.jobs) if victim in js]
+        self.cluster.release(victim, nodes, min(self.gpus[victim], 8))
         self.evicted.append((victim, by))
 
     def release_finished(self, j: int) -> None:
@@ -127,3 +126,23 @@ def test_a_job_that_is_not_yet_eligible_does_not_block_its_size() -> None:
     jobs.run(preempt=False)
     assert jobs.started == [now]  # the long one would outlast the reservation at 600 s
     assert long_job not in jobs.started
+
+
+def test_a_small_job_preempts_only_the_jobs_it_needs_and_the_others_run_on() -> None:
+    """A job smaller than a node preempts lower-QoS jobs one by one (youngest first among
+    those past the exempt time); a high-QoS or too-young neighbour does not protect them."""
+    jobs = Jobs(1)
+    old_low = jobs.submit(2, 0)
+    jobs.run()
+    jobs.now = 600
+    young_low, high = jobs.submit(2, 0), jobs.submit(2, 2)
+    jobs.run()
+    jobs.submit(2, 0)  # fills the node
+    jobs.run()
+    assert jobs.cluster.free[0] == 0
+    jobs.now = EXEMPT + 300  # old_low is past the exempt time, young_low is not
+    urgent = jobs.submit(2, 1)
+    jobs.run()
+    assert jobs.evicted == [(old_low, urgent)]
+    assert urgent in jobs.started
+    assert {young_low, high} <= set(jobs.cluster.jobs[0])

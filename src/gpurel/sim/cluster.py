@@ -4,7 +4,7 @@ Nodes in service (``UP``) sit in one bucket per free-GPU count, so allocation is
 a job smaller than a node goes to the fullest node it fits on (best fit, packing small jobs
 together), a job of whole nodes takes fully free nodes. Two numpy arrays mirror what
 preemption needs to look at all nodes at once: the highest QoS running on each node and the
-latest start among its jobs.
+latest start among its jobs, and the lowest QoS running on each.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from gpurel.sim.codes import SPARE, UP
+
+NO_JOB = 1 << 30  # low_qos of a node without jobs
 
 
 class Cluster:
@@ -41,6 +43,7 @@ class Cluster:
         self.jobs: list[list[int]] = [[] for _ in range(n_nodes)]
         self.buckets: list[set[int]] = [set() for _ in range(gpn + 1)]  # by free GPUs, 1..gpn
         self.top_qos = np.full(n_nodes, -1, dtype=np.int64)  # -1 = no job running
+        self.low_qos = np.full(n_nodes, NO_JOB, dtype=np.int64)  # lowest QoS running
         self.last_start = np.zeros(n_nodes, dtype=np.int64)
         self.free_at = np.zeros(n_nodes, dtype=np.int64)  # latest time limit of its jobs
         self.up = np.ones(n_nodes, dtype=bool)
@@ -84,6 +87,7 @@ class Cluster:
     def occupy(self, job: int, nodes: list[int], now: int) -> None:
         """Record ``job`` (started ``now``) on ``nodes``."""
         jobs, top, last, free_at = self.jobs, self.top_qos, self.last_start, self.free_at
+        low = self.low_qos
         qos, until = self.qos_of[job], now + self.limit_of[job]
         for node in nodes:
             if not jobs[node] or free_at[node] < until:
@@ -91,6 +95,8 @@ class Cluster:
             jobs[node].append(job)
             if top[node] < qos:
                 top[node] = qos
+            if low[node] > qos:
+                low[node] = qos
             last[node] = now
 
     def release(self, job: int, nodes: Sequence[int], per_node: int) -> None:
@@ -107,10 +113,12 @@ class Cluster:
                 buckets[old + per_node].add(node)
             if left:
                 self.top_qos[node] = max(self.qos_of[j] for j in left)
+                self.low_qos[node] = min(self.qos_of[j] for j in left)
                 self.last_start[node] = max(self.start_of[j] for j in left)
                 self.free_at[node] = max(self.start_of[j] + self.limit_of[j] for j in left)
             else:
                 self.top_qos[node] = -1
+                self.low_qos[node] = NO_JOB
 
     def set_state(self, node: int, new: int) -> None:
         """Move ``node`` in or out of service, keeping the buckets right."""
@@ -146,3 +154,11 @@ class Cluster:
         top, last = self.top_qos, self.last_start
         nodes = np.flatnonzero(self.up & (top >= 0) & (top < qos) & (last <= cutoff))
         return nodes[np.lexsort((-last[nodes], top[nodes]))]
+
+    def partly_preemptible(self, qos: int) -> np.ndarray:
+        """Nodes in service running some job of a QoS below ``qos`` (whose jobs may be
+        preempted one by one for a job smaller than a node), lowest such QoS first, then the
+        node whose latest job started earliest."""
+        low, last = self.low_qos, self.last_start
+        nodes = np.flatnonzero(self.up & (low < qos))
+        return nodes[np.lexsort((last[nodes], low[nodes]))]

@@ -17,9 +17,12 @@ gang its reservation begins no earlier than that, so the nodes it just left are 
 jobs that would outlast its return.
 
 On preemption passes a blocked job above the lowest QoS may preempt jobs of a lower QoS that
-have run at least ``preempt_exempt`` seconds (the paper's 2 hours): whole nodes whose every
-job qualifies, lowest QoS first and youngest first, until it fits. Preempted jobs are requeued
-by the engine.
+have run at least ``preempt_exempt`` seconds (the paper's 2 hours). A gang needs whole nodes:
+it takes nodes whose every job qualifies, lowest QoS first and youngest first, until it fits.
+A job smaller than a node preempts jobs one by one, as Slurm does: on the first node (of at
+most ``PREEMPT_SCAN``, lowest QoS first) where its free GPUs and those of the qualifying jobs
+make room, the qualifying jobs are evicted youngest first until it fits; the node's other jobs
+run on. Preempted jobs are requeued by the engine.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from gpurel.sim.cluster import Cluster
 PENDING = 0
 NEVER = 1 << 62
 BACKFILL_DEPTH = 16
+PREEMPT_SCAN = 64  # nodes a job smaller than a node looks at for preemptible jobs, per try
 
 
 class Scheduler:
@@ -129,8 +133,8 @@ class Scheduler:
     ) -> bool:
         """Evict lower-QoS jobs that ran long enough until ``job`` fits; False if it cannot."""
         cluster = self.cluster
-        candidates = cluster.preemptible(level, now - self.exempt)
         if size >= cluster.gpn:
+            candidates = cluster.preemptible(level, now - self.exempt)
             need = size // cluster.gpn
             if len(candidates) < need - cluster.full_nodes():
                 return False
@@ -140,11 +144,22 @@ class Scheduler:
                 for victim in list(cluster.jobs[node]):
                     evict(victim, job)
             return True
-        if not len(candidates):
-            return False
-        node = int(candidates[0])
-        for victim in sorted(cluster.jobs[node], key=lambda j: -cluster.start_of[j]):
-            evict(victim, job)
-            if cluster.free[node] >= size:
-                break
-        return True
+        return self._preempt_jobs(job, size, level, now - self.exempt, evict)
+
+    def _preempt_jobs(
+        self, job: int, size: int, level: int, cutoff: int, evict: Callable[[int, int], None]
+    ) -> bool:
+        """Evict lower-QoS jobs that started by ``cutoff`` from one node, youngest first,
+        until ``size`` GPUs are free there; False if no node scanned can make room."""
+        cluster, qos, start, gpus = self.cluster, self.qos_of, self.cluster.start_of, self.gpus_of
+        for node in cluster.partly_preemptible(level)[:PREEMPT_SCAN].tolist():
+            victims = [j for j in cluster.jobs[node] if qos[j] < level and start[j] <= cutoff]
+            room = cluster.free[node] + sum(min(gpus[j], cluster.gpn) for j in victims)
+            if room < size:
+                continue
+            for victim in sorted(victims, key=lambda j: -start[j]):
+                evict(victim, job)
+                if cluster.free[node] >= size:
+                    break
+            return True
+        return False
