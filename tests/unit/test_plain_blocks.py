@@ -1,9 +1,10 @@
-"""Plain CSV events read a block of lines at a time give the rows, rejects and counts of the
-csv module's row-by-row reading (itself checked value by value in test_plain_columns),
-whatever lines the file holds."""
+"""Plain CSV and JSON-lines events read a block of lines at a time give the rows, rejects,
+counts and notes of the row-by-row reading (itself checked value by value in
+test_plain_columns), whatever lines the file holds."""
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from unittest import mock
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gpurel.sources import csv_blocks, line_blocks, plain_events
+from gpurel.sources import csv_blocks, json_blocks, line_blocks, plain_events
 from gpurel.sources.base import ReadOptions, ReadResult
 
 OPTIONS = ReadOptions(cluster="c0", tz="Europe/Paris")
@@ -124,3 +125,71 @@ def test_a_line_over_the_field_limit_is_rejected_as_by_the_csv_module(tmp_path: 
     result = plain_events.read_csv(path, OPTIONS)
     assert [r["line"] for r in result.rejects.to_pylist()] == [2]
     assert result.tables["node_events"].num_rows == 1
+
+
+JSON_KEYS = ["time", "node", "check", "result", "message", "ts", "host", "xid", "severity"]
+JSON_VALUES = [*(v for values in VALUES.values() for v in values), "Infiniband down", "79"]
+JSON_ODD = ["", "[1]", '"text"', "{not json", '{"time": "x"} {"node": "y"}', '{"a": {"b": [1, 2]}}']
+JSON_HOSTILE = [" ", '{"time": null}', '{"result": true}', '{"xid": 79}', '{"x": NaN}', "\t{}"]
+JSON_LINE = st.one_of(
+    st.dictionaries(st.sampled_from(JSON_KEYS), st.sampled_from(JSON_VALUES), max_size=7),
+    st.sampled_from(JSON_ODD),
+)
+
+
+def _json_text(lines: list[dict[str, str] | str], lead: str) -> str:
+    body = [line if isinstance(line, str) else json.dumps(line) for line in lines]
+    return lead + "".join(line + "\n" for line in body)
+
+
+def _both_jsonl(text: str, block_bytes: int) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """The JSON lines read by blocks (when they qualify), and read line by line."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "events.jsonl"
+        path.write_bytes(text.encode())
+        with mock.patch.object(line_blocks, "BLOCK_BYTES", block_bytes):
+            by_blocks = plain_events.read_jsonl(path, OPTIONS)
+            with mock.patch.object(json_blocks, "read", return_value=None):
+                by_lines = plain_events.read_jsonl(path, OPTIONS)
+            qualifies = json_blocks.read(path, OPTIONS, plain_events.JSON_NAMES) is not None
+    return (*_seen(by_blocks), qualifies), (*_seen(by_lines), qualifies)
+
+
+@given(
+    lines=st.lists(JSON_LINE, max_size=25),
+    lead=st.sampled_from(["", "\ufeff", "\n"]),
+    block_bytes=st.sampled_from([60, 400, 1 << 20]),
+)
+def test_json_blocks_equal_the_line_by_line_reading(
+    lines: list[dict[str, str] | str], lead: str, block_bytes: int
+) -> None:
+    by_blocks, by_lines = _both_jsonl(_json_text(lines, lead), block_bytes)
+    assert by_blocks == by_lines
+
+
+SPELLINGS = [JSON_KEYS[:5], ["ts", "host", "name", "status", "msg"]]
+
+
+@given(
+    spelling=st.sampled_from(SPELLINGS),
+    lines=st.lists(st.sets(st.integers(0, 4)).map(sorted), max_size=12),
+    value=st.sampled_from(JSON_VALUES),
+)
+def test_json_lines_with_one_key_per_field_are_read_by_blocks(
+    spelling: list[str], lines: list[list[int]], value: str
+) -> None:
+    """Whichever fields each line holds, and in whatever order they first appear."""
+    records: list[dict[str, str] | str] = [{spelling[i]: value for i in keys} for keys in lines]
+    by_blocks, by_lines = _both_jsonl(_json_text(records, ""), 1 << 20)
+    assert by_blocks == by_lines and by_blocks[-1] == bool(lines)
+
+
+@given(
+    lines=st.lists(JSON_LINE, max_size=8),
+    hostile=st.sampled_from(JSON_HOSTILE),
+)
+def test_json_lines_the_parser_reads_otherwise_are_read_line_by_line(
+    lines: list[dict[str, str] | str], hostile: str
+) -> None:
+    by_blocks, by_lines = _both_jsonl(_json_text([*lines, hostile], ""), 1 << 20)
+    assert by_blocks == by_lines and not by_blocks[-1]

@@ -32,23 +32,12 @@ from gpurel.sources.line_blocks import (
     in_order,
     text_start,
 )
-from gpurel.sources.plain_columns import Records, Reject, node_events
+from gpurel.sources.plain_columns import Read, Records, Reject, node_events
 
 # ASCII bytes that make a line hold a value: neither a comma nor white space (str.isspace)
 _VALUE_BYTE = np.array(
     [b < 0x80 and chr(b) != "," and not chr(b).isspace() for b in range(256)], bool
 )
-
-
-@dataclass(frozen=True)
-class Read:
-    """What the file became: node_events, rejects (by line), its lines and the header's
-    columns by field."""
-
-    events: pa.Table
-    rejects: list[Reject]
-    count: LineCount
-    columns: dict[str, str]
 
 
 @dataclass(frozen=True)

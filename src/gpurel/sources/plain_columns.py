@@ -24,6 +24,7 @@ from gpurel.sources.event_columns import Convert, distinct_rows, each_distinct, 
 from gpurel.sources.event_fields import parse_status
 from gpurel.sources.event_rows import (
     BadValue,
+    LineCount,
     classify,
     optional_time,
     parse_time,
@@ -67,6 +68,17 @@ class Records:
         }
         lines = np.array([line for line, _, _ in rows], np.int64)
         return cls(lines, values, lambda row: rows[row][1], unread)
+
+
+@dataclass(frozen=True)
+class Read:
+    """What a file became: node_events, rejects (by line), its lines, and the column (key)
+    each field was read from, in the order the fields appeared."""
+
+    events: pa.Table
+    rejects: list[Reject]
+    count: LineCount
+    columns: dict[str, str]
 
 
 def node_events(records: Records, options: ReadOptions) -> tuple[pa.Table, list[Reject]]:

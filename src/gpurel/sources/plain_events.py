@@ -22,7 +22,9 @@ Reading: the records' values are gathered into columns and each column's distinc
 are converted once (``plain_columns``); a record with several bad values is rejected for the
 first of check, xid, node, time, end_time, result and severity. A CSV file without quotes
 after its header is split a block of lines at a time by Arrow (``csv_blocks``), others row by
-row by the csv module; both give the same rows and rejects.
+row by the csv module; JSON lines that Arrow's JSON parser reads as ``json.loads`` does are
+read a block at a time (``json_blocks``), others line by line. Both ways give the same rows,
+rejects and notes.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from typing import Any
 import pyarrow as pa
 
 from gpurel.errors import InputError
-from gpurel.sources import csv_blocks
+from gpurel.sources import csv_blocks, json_blocks
 from gpurel.sources.base import Reader, ReadOptions, ReadResult, RejectSink, read_text
 from gpurel.sources.event_fields import EVENT_FIELDS, FieldNames
 from gpurel.sources.event_rows import (
@@ -93,9 +95,14 @@ def read_csv(path: Path, options: ReadOptions) -> ReadResult:
 
 def read_jsonl(path: Path, options: ReadOptions) -> ReadResult:
     """node_events from JSON lines."""
+    names = JSON_NAMES.mapped(options.field_map)
+    by_blocks = json_blocks.read(path, options, names)
+    if by_blocks is not None:
+        events, rejects = by_blocks.events, by_blocks.rejects
+        count = by_blocks.count
+        return _result(JSONL.name, path, events, rejects, count, names, by_blocks.columns)
     sink = RejectSink(str(path))
     lines = TextLines(read_text(path))
-    names = JSON_NAMES.mapped(options.field_map)
     found: dict[str, str] = {}
     rows = list(_json_records(json_lines(lines, sink), names, found))
     events, rejects = node_events(Records.of(rows), options)

@@ -1,0 +1,126 @@
+"""Plain JSON-lines events read a block of lines at a time by Arrow's JSON parser, when every
+line is one that parser reads as ``json.loads`` does.
+
+A block qualifies when each of its lines is empty or one object from ``{`` to ``}``, it holds
+no control character but newlines, no ``null`` and no ``NaN``/``Inf`` literal, and Arrow
+reads every field's accepted keys as text (no numbers, booleans or objects there, no key
+twice). Each field must be read from the same key throughout the file (its first accepted
+key present, as per line). ``read`` gives None when a block does not qualify: the caller
+then reads the file line by line.
+"""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.json as pj
+
+from gpurel.sources.base import ReadOptions
+from gpurel.sources.event_fields import FieldNames
+from gpurel.sources.event_rows import LineCount
+from gpurel.sources.line_blocks import WORKERS, Block, blocks, in_order, text_start
+from gpurel.sources.plain_columns import Read, Records, Reject, node_events
+
+# literals Arrow's parser reads and json.loads does not, or reads otherwise
+_SPECIAL = re.compile(rb"[:,\[]\s*-?(?:Inf|NaN)")
+
+
+@dataclass(frozen=True)
+class _Part:
+    """What one block's lines became; reject lines are 0-based in the block."""
+
+    lines: int
+    skipped: int
+    events: pa.Table
+    rejects: list[Reject]
+    keys: dict[str, tuple[str, int]]  # field -> its key, and the first row that has it
+
+
+def read(path: Path, options: ReadOptions, names: FieldNames) -> Read | None:
+    """The file's events, read a block at a time, or None when it does not qualify."""
+    keys = list(dict.fromkeys(key for accepted in names.names.values() for key in accepted))
+    fields = pa.schema([(key, pa.string()) for key in keys])
+    pieces = blocks(path, text_start(path), header=False, bytes_read=options.bytes_read)
+    events: list[pa.Table] = []
+    rejects: list[Reject] = []
+    count = LineCount()
+    first: dict[str, tuple[str, int]] = {}  # field -> its key, and the first line with it
+    with ThreadPoolExecutor(WORKERS) as pool:
+        for part in in_order(pool, partial(_read_block, path, options, names, fields), pieces):
+            if part is None:
+                return None
+            for field, (key, row) in part.keys.items():
+                if first.setdefault(field, (key, count.total + row))[0] != key:
+                    return None  # read from another key than before
+            events.append(part.events)
+            for line, field_name, reason, raw in part.rejects:
+                rejects.append((count.total + line + 1, field_name, reason, raw))
+            count.total += part.lines
+            count.skipped += part.skipped
+    if not events:
+        return None
+    order = list(names.names)
+    seen = sorted(first, key=lambda field: (first[field][1], order.index(field)))
+    return Read(pa.concat_tables(events), rejects, count, {f: first[f][0] for f in seen})
+
+
+def _read_block(
+    path: Path, options: ReadOptions, names: FieldNames, fields: pa.Schema, block: Block
+) -> _Part | None:
+    """The events and rejects of one block's lines; None if it does not qualify."""
+    block.check_utf8(path)
+    lines = _object_lines(block)
+    if lines is None:
+        return None
+    try:
+        table = pj.read_json(
+            pa.BufferReader(block.data),
+            read_options=pj.ReadOptions(use_threads=False, block_size=len(block.data) + 1),
+            parse_options=pj.ParseOptions(
+                explicit_schema=fields, unexpected_field_behavior="ignore"
+            ),
+        )
+    except pa.ArrowException:  # not text where a field is read, or beyond the parser
+        return None
+    if table.num_rows != len(lines):  # several objects on a line
+        return None
+    values: dict[str, pa.Array] = {}
+    keys: dict[str, tuple[str, int]] = {}
+    for field, accepted in names.names.items():
+        present = [key for key in accepted if table[key].null_count < table.num_rows]
+        if len(present) > 1:  # lines differ in the key they hold the field under
+            return None
+        if present:
+            column = table[present[0]].combine_chunks()
+            values[field] = column
+            keys[field] = (present[0], int(lines[np.argmax(column.is_valid())]))
+    records = Records(lines, values, lambda row: block.texts[lines[row]], {})
+    events, rejects = node_events(records, options)
+    return _Part(block.size, block.size - len(lines), events, rejects, keys)
+
+
+def _special(data: bytes) -> bool:
+    """``data`` may hold a NaN or Inf literal."""
+    return (b"Inf" in data or b"NaN" in data) and _SPECIAL.search(data) is not None
+
+
+def _object_lines(block: Block) -> np.ndarray | None:
+    """The 0-based numbers of the block's non-empty lines, when each is one JSON object
+    without control characters, ``null`` or ``NaN``/``Inf`` literals; else None."""
+    raw = np.frombuffer(block.data, np.uint8)
+    if np.count_nonzero(raw < 0x20) != block.size - (not block.terminated):
+        return None  # control characters other than the newlines
+    if b"null" in block.data or _special(block.data):
+        return None
+    lines = np.flatnonzero(block.lengths > 0)
+    starts = block.starts[lines]
+    ends = starts + block.lengths[lines] - 1
+    if not (np.all(raw[starts] == ord("{")) and np.all(raw[ends] == ord("}"))):
+        return None
+    return lines
