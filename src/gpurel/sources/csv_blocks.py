@@ -34,7 +34,7 @@ from gpurel.sources.line_blocks import (
 )
 from gpurel.sources.plain_columns import Read, Records, Reject, node_events
 
-# ASCII bytes that make a line hold a value: neither a comma nor white space (str.isspace)
+# ASCII bytes that are a value: neither a comma nor white space (str.isspace)
 _VALUE_BYTE = np.array(
     [b < 0x80 and chr(b) != "," and not chr(b).isspace() for b in range(256)], bool
 )
@@ -118,7 +118,11 @@ def _read_block(layout: _Layout, part: tuple[Block, int]) -> _Part | None:
     block, lead = part
     block.check_utf8(layout.path)
     body = block.data[block.starts[min(lead, block.size)] :]
-    if b'"' in body or block.lengths[lead:].max(initial=0) > csv.field_size_limit():
+    if (
+        b'"' in body
+        or b"\x00" in body
+        or block.lengths[lead:].max(initial=0) > csv.field_size_limit()
+    ):
         return None
     used = sorted(set(layout.positions.values()))
     split = delimited_fields(block, ",", layout.width, used)
@@ -127,10 +131,11 @@ def _read_block(layout: _Layout, part: tuple[Block, int]) -> _Part | None:
     table, odd = split
     lines = np.delete(np.arange(block.size), odd)
     after = lines >= lead
-    # a line without a value byte may be a row of blank cells: skipped, as the csv module's
-    bytes_valued = _VALUE_BYTE[np.frombuffer(block.data, np.uint8)]
-    valued = np.logical_or.reduceat(bytes_valued, block.starts[:-1])[lines]
-    blank = [i for i in np.flatnonzero(after & ~valued).tolist() if not _cells(block, lines[i])[1]]
+    # a line may be a row of blank cells (skipped, as by the csv module) unless its first
+    # byte is a value byte: those few lines are looked at in Python
+    first = np.frombuffer(block.data, np.uint8)[block.starts[lines]]  # "\n" when empty
+    maybe = np.flatnonzero(after & ~_VALUE_BYTE[first])
+    blank = [i for i in maybe.tolist() if not _cells(block, lines[i])[1]]
     keep = after.copy()
     keep[blank] = False
     chosen, rows = pa.array(keep), lines[keep]

@@ -30,6 +30,11 @@ _ISO_INSTANT = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d
 def each_distinct(values: pa.Array, convert: Convert, kind: pa.DataType) -> Converted:
     """``convert`` of every value (None for null), called once per distinct value: the
     converted column (null where a value is bad) and the BadValue of each bad row."""
+    if values.null_count == len(values):  # a field the input lacks
+        try:
+            return pa.repeat(pa.scalar(convert(None), kind), len(values)), {}
+        except BadValue as exc:
+            return pa.nulls(len(values), kind), dict.fromkeys(range(len(values)), exc)
     encoded = values.dictionary_encode()
     distinct = [*encoded.dictionary.to_pylist(), None]
     codes = pc.fill_null(encoded.indices, len(distinct) - 1).to_numpy()
