@@ -26,7 +26,7 @@ points that run an expression (``execute``, ``to_pyarrow``, ``to_pyarrow_batches
 dominates) and the queries per step. Usage:
     uv run python bench/analysis.py [--max-events 1e8] [--min-events 1e5] [--spark-events 1e7]
         [--spark-memory 8g] [--fail-share 0.05] [--profile] [--no-spark] [--keep DIR]
-        [--month DIR] [--month-only] [--spark-partitions 8]
+        [--month DIR] [--month-only] [--spark-partitions N]
 """
 
 from __future__ import annotations
@@ -208,17 +208,16 @@ def child(engine: str, target: str, args: argparse.Namespace) -> None:
     if engine == "spark":
         from pyspark.sql import SparkSession
 
-        session = (
+        builder = (
             SparkSession.builder.master("local[2]")
             .config("spark.driver.memory", args.spark_memory)
-            .config("spark.sql.shuffle.partitions", str(args.spark_partitions))
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
             .config("spark.ui.retainedJobs", "100000")
-            .config("spark.sql.session.timeZone", "UTC")
-            .getOrCreate()
         )
-        session.sparkContext.setLogLevel("ERROR")
+        if args.spark_partitions:
+            builder = builder.config("spark.sql.shuffle.partitions", str(args.spark_partitions))
+        builder.getOrCreate()  # gpurel's session (engines.spark_session) joins it
     warehouse = Warehouse.open(target, engine=engine, read_only=True)
     steps = profiled() if args.profile else {}
     queries = QueryCounter(warehouse.con)
@@ -240,12 +239,8 @@ def child(engine: str, target: str, args: argparse.Namespace) -> None:
 def analyze(engine: str, target: Path, args: argparse.Namespace) -> dict:
     """Analyze ``target`` on ``engine`` in a child process: seconds, peak MiB, steps."""
     command = [sys.executable, __file__, "--child", engine, str(target)]
-    command += [
-        "--spark-memory",
-        args.spark_memory,
-        "--spark-partitions",
-        str(args.spark_partitions),
-    ]
+    command += ["--spark-memory", args.spark_memory]
+    command += ["--spark-partitions", str(args.spark_partitions)] if args.spark_partitions else []
     command += ["--profile"] if args.profile else []
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     memory = PeakMemory(process.pid)
@@ -395,7 +390,9 @@ def main() -> None:
     parser.add_argument("--min-events", type=float, default=1e5)
     parser.add_argument("--spark-events", type=float, default=1e7)
     parser.add_argument("--spark-memory", default="8g", help="Spark driver memory")
-    parser.add_argument("--spark-partitions", type=int, default=8, help="shuffle partitions")
+    parser.add_argument(
+        "--spark-partitions", type=int, help="shuffle partitions (default: gpurel's local default)"
+    )
     parser.add_argument("--fail-share", type=float, default=0.05, help="failing records")
     parser.add_argument("--profile", action="store_true", help="seconds per analysis step")
     parser.add_argument("--no-spark", action="store_true", help="skip section 3")

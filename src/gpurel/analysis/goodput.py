@@ -35,6 +35,7 @@ import pyarrow as pa
 
 from gpurel.analysis.attribution import JOB_KEY, ran, runtime_s, seconds_between
 from gpurel.analysis.metrics import HOUR_S, exact_sum, is_infra_failure, size_bucket
+from gpurel.analysis.stacking import fetch_together, sorted_by
 from gpurel.errors import ConfigError
 from gpurel.schema import JobState
 
@@ -129,7 +130,8 @@ def second_order(jobs: ir.Table, first: ir.Table, ckpt_s: float, rules: GoodputR
     return chosen.mutate(lost_gpu_hours=lost_gpu_hours(chosen, ckpt_s))
 
 
-def _by_bucket(first: ir.Table, second: ir.Table) -> pa.Table:
+def by_bucket(first: ir.Table, second: ir.Table) -> ir.Table:
+    """Failures, preemptions and both orders of loss per size bucket of the failed job."""
     f = first.group_by(bucket=size_bucket(first.n_gpus)).aggregate(
         failures=first.count(), first_order_gpu_hours=exact_sum(first.lost_gpu_hours)
     )
@@ -141,20 +143,16 @@ def _by_bucket(first: ir.Table, second: ir.Table) -> pa.Table:
     j = f.left_join(s, f.bucket == s.s_bucket)
     second_hours = j.second_order_gpu_hours.fill_null(0.0)
     lost = j.first_order_gpu_hours + second_hours
-    return (
-        j.select(
-            "bucket",
-            label=j.bucket.cast("string"),
-            failures=j.failures,
-            first_order_gpu_hours=j.first_order_gpu_hours,
-            preemptions=j.preemptions.fill_null(0),
-            preempted_gpus=j.preempted_gpus.fill_null(0),
-            second_order_gpu_hours=second_hours,
-            lost_gpu_hours=lost,
-            second_order_share=second_hours / lost.nullif(0),
-        )
-        .order_by("bucket")
-        .to_pyarrow()
+    return j.select(
+        "bucket",
+        label=j.bucket.cast("string"),
+        failures=j.failures,
+        first_order_gpu_hours=j.first_order_gpu_hours,
+        preemptions=j.preemptions.fill_null(0),
+        preempted_gpus=j.preempted_gpus.fill_null(0),
+        second_order_gpu_hours=second_hours,
+        lost_gpu_hours=lost,
+        second_order_share=second_hours / lost.nullif(0),
     )
 
 
@@ -170,7 +168,7 @@ def _totals(by_bucket: pa.Table) -> dict[str, Any]:
     }
 
 
-def crash_loops(jobs: ir.Table, first: ir.Table, second: ir.Table, min_requeues: int) -> pa.Table:
+def crash_loops(jobs: ir.Table, first: ir.Table, second: ir.Table, min_requeues: int) -> ir.Table:
     """Job ids requeued at least ``min_requeues`` times after infrastructure failures."""
     per_job = first.group_by("cluster", "job_id").aggregate(
         failures=first.count(),
@@ -193,38 +191,39 @@ def crash_loops(jobs: ir.Table, first: ir.Table, second: ir.Table, min_requeues:
         caused, [loops.cluster == caused.c_cluster, loops.job_id == caused.c_job_id]
     )
     j = j.left_join(who, [j.cluster == who.w_cluster, j.job_id == who.w_job_id])
-    return (
-        j.select(
-            "cluster",
-            "job_id",
-            "name",
-            "user",
-            "n_gpus",
-            "failures",
-            "requeues",
-            "first_failure",
-            "last_failure",
-            preemptions=j.preemptions.fill_null(0),
-            preempted_gpus=j.preempted_gpus.fill_null(0),
-            first_order_gpu_hours=j.first_order_gpu_hours,
-            second_order_gpu_hours=j.second_order_gpu_hours.fill_null(0.0),
-        )
-        .order_by(ibis.desc("preemptions"), ibis.desc("requeues"), "cluster", "job_id")
-        .to_pyarrow()
+    return j.select(
+        "cluster",
+        "job_id",
+        "name",
+        "user",
+        "n_gpus",
+        "failures",
+        "requeues",
+        "first_failure",
+        "last_failure",
+        preemptions=j.preemptions.fill_null(0),
+        preempted_gpus=j.preempted_gpus.fill_null(0),
+        first_order_gpu_hours=j.first_order_gpu_hours,
+        second_order_gpu_hours=j.second_order_gpu_hours.fill_null(0.0),
     )
 
 
 def lost_goodput(
     jobs: ir.Table, failures: ir.Table, ckpt_s: float = 3600.0, rules: GoodputRules | None = None
 ) -> LostGoodput:
-    """First- and second-order lost goodput per size bucket, and the crash loops."""
+    """First- and second-order lost goodput per size bucket, and the crash loops (one engine
+    query for both tables)."""
     r = rules or GoodputRules()
     first = first_order(jobs, failures, ckpt_s)
     second = second_order(jobs, first, ckpt_s, r)
-    by_bucket = _by_bucket(first, second)
-    return LostGoodput(
-        ckpt_s, r, _totals(by_bucket), by_bucket, crash_loops(jobs, first, second, r.crash_loop_min)
+    buckets, loops = fetch_together(
+        by_bucket(first, second), crash_loops(jobs, first, second, r.crash_loop_min)
     )
+    buckets = sorted_by(buckets, ["bucket"])
+    loops = sorted_by(
+        loops, [("preemptions", "descending"), ("requeues", "descending"), "cluster", "job_id"]
+    )
+    return LostGoodput(ckpt_s, r, _totals(buckets), buckets, loops)
 
 
 def to_doc(lost: LostGoodput) -> dict[str, Any]:

@@ -60,6 +60,7 @@ from gpurel import hostlist
 from gpurel.analysis import metrics
 from gpurel.analysis.attribution import JOB_KEY, first_node, ran, seconds_between
 from gpurel.analysis.node_failures import with_charged_node
+from gpurel.analysis.stacking import fetch_together, sorted_by
 from gpurel.errors import ConfigError
 from gpurel.formatting import number
 from gpurel.models.failure_model import poisson_interval
@@ -529,9 +530,10 @@ def find_lemons(
     values = signals(inputs, period, s, available)
     thresholds, nodes = detect_per_cluster(values, available, s.rule)
     flagged = ibis.memtable(nodes.filter(nodes["flagged"]).select(list(NODE_KEY)))
+    jobs, events = fetch_together(
+        _job_evidence(inputs, period, flagged), _event_evidence(inputs, period, s, flagged)
+    )
     order = [*NODE_KEY, "signal", "time"]
-    jobs = _job_evidence(inputs, period, flagged).order_by(*order, "job_id", "attempt")
-    events = _event_evidence(inputs, period, s, flagged)
     return Lemons(
         settings=s,
         period=period,
@@ -539,8 +541,8 @@ def find_lemons(
         warnings=_warnings(counts, available),
         thresholds=thresholds,
         nodes=nodes,
-        evidence_jobs=jobs.to_pyarrow(),
-        evidence_events=events.order_by(*order, "detail", "end_time", "message").to_pyarrow(),
+        evidence_jobs=sorted_by(jobs, [*order, "job_id", "attempt"]),
+        evidence_events=sorted_by(events, [*order, "detail", "end_time", "message"]),
     )
 
 
