@@ -3,7 +3,7 @@
 - attribution: precision (attributed to a high-severity check of the true category, for
   interruptions a health check caused: true cause ``fault`` or ``false_positive``) is below 1,
   because epilog checks fail on healthy nodes at the end of jobs that failed by themselves,
-  and falls as the window widens; recall is below 1 (checks see some faults late or never)
+  and does not rise as the window widens; recall is below 1 (checks see some faults late or never)
   and grows with the window;
 - r_f: the measured r_f is near the true rate (the fault rate per node-day that jobs above
   128 GPUs were exposed to, lemons included) times the share of fault-caused interruptions
@@ -63,15 +63,15 @@ def test_every_interrupted_attempt_has_its_truth(simulated) -> None:
 
 def test_attribution_precision_and_recall(simulated) -> None:
     """Checks see some faults only after the job died, some never: recall is below 1 and
-    grows with the window. Checks also fail on healthy nodes: precision is below 1 and falls
-    as the window takes in more of them."""
+    grows with the window. Checks also fail on healthy nodes: precision is below 1 and does
+    not rise as the window takes in more of them."""
     result, warehouse, _ = simulated
     narrow, default, wide = recovery(result, warehouse)
     assert default.caused >= 100
     precision = [r.precision or 0.0 for r in (narrow, default, wide)]
     recall = [r.recall or 0.0 for r in (narrow, default, wide)]
     assert 0.7 <= precision[1] < 0.99
-    assert precision[0] >= precision[1] > precision[2]
+    assert precision[0] >= precision[1] >= precision[2]
     assert 0.6 <= recall[1] < 1.0
     assert recall[0] < recall[1] < recall[2]
     assert narrow.attributed < default.attributed < wide.attributed
