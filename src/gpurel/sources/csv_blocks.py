@@ -140,7 +140,7 @@ def _read_block(layout: _Layout, part: tuple[Block, int]) -> _Part | None:
     keep[blank] = False
     chosen, rows = pa.array(keep), lines[keep]
     values = {field: table[position].filter(chosen) for field, position in layout.positions.items()}
-    records = Records(rows, values, lambda row: block.texts[rows[row]], {})
+    records = Records(rows, values, lambda row: block.line(rows[row]), {})
     events, rejects = node_events(records, layout.options)
     skipped = lead + len(blank)
     for index in odd[odd >= lead].tolist():
@@ -149,12 +149,13 @@ def _read_block(layout: _Layout, part: tuple[Block, int]) -> _Part | None:
             skipped += 1
             continue
         reason = f"expected {layout.width} columns, found {len(cells)}"
-        rejects.append((index, None, reason, block.texts[index]))
+        rejects.append((index, None, reason, block.line(index)))
     rejects.sort(key=lambda reject: reject[0])
     return _Part(block.size, skipped, events, rejects)
 
 
 def _cells(block: Block, index: int) -> tuple[list[str], bool]:
     """The cells of a line, and whether any holds a value."""
-    cells = block.texts[index].split(",") if block.texts[index] else []
+    text = block.line(index)
+    cells = text.split(",") if text else []
     return cells, any(cell.strip() for cell in cells)

@@ -53,6 +53,8 @@ def each_distinct(values: pa.Array, convert: Convert, kind: pa.DataType) -> Conv
 def times(values: pa.Array, zone_name: str, convert: Convert) -> Converted:
     """``each_distinct`` for times, with the shortcuts of the module docstring; ``convert``
     reads the other values (and all of them when an instant is out of Arrow's range)."""
+    if values.null_count == len(values):  # a field the input lacks
+        return each_distinct(values, convert, schema.TIME)
     rows = np.arange(len(values))
     pieces: list[tuple[np.ndarray, pa.Array]] = []
     for shortcut in (partial(_walls, zone_name), _instants):

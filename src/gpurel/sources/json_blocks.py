@@ -100,7 +100,7 @@ def _read_block(
             column = table[present[0]].combine_chunks()
             values[field] = column
             keys[field] = (present[0], int(lines[np.argmax(column.is_valid())]))
-    records = Records(lines, values, lambda row: block.texts[lines[row]], {})
+    records = Records(lines, values, lambda row: block.line(lines[row]), {})
     events, rejects = node_events(records, options)
     return _Part(block.size, block.size - len(lines), events, rejects, keys)
 

@@ -78,6 +78,11 @@ class Block:
             read_text(path)
             raise InputError(str(path), "not UTF-8 text") from exc
 
+    def line(self, index: int) -> str:
+        """Line ``index`` (0-based) as text, without its line end: one line decoded alone."""
+        start, end = int(self.starts[index]), int(self.starts[index + 1]) - 1
+        return self.data[start:end].decode("utf-8").removesuffix("\r")
+
     @cached_property
     def texts(self) -> list[str]:
         """Its lines as text, without line ends (decoded only when one is split in Python)."""

@@ -261,14 +261,10 @@ def _layout(path: Path, options: ReadOptions) -> tuple[_Layout, Iterator[tuple[B
 def _first_content(path: Path, block: Block) -> tuple[int, str] | None:
     """The number of lines up to the block's first non-blank line, and that line, if any."""
     block.check_utf8(path)
-    data, position = block.data, 0
     for index in range(block.size):
-        end = data.find(b"\n", position)
-        end = len(data) if end < 0 else end
-        text = data[position:end].decode("utf-8").removesuffix("\r")
+        text = block.line(index)
         if text.strip():
             return index + 1, text
-        position = end + 1
     return None
 
 
@@ -334,7 +330,7 @@ def _converted(
     keep = np.ones(len(lines), bool)
     for row in sorted(set().union(*checks)):
         problem = next(check[row] for check in checks if row in check)
-        rejects.append((int(lines[row]), problem.field, problem.reason, block.texts[lines[row]]))
+        rejects.append((int(lines[row]), problem.field, problem.reason, block.line(lines[row])))
         keep[row] = False
     per_line = {
         "cluster": each_distinct(
@@ -426,7 +422,7 @@ def _one_by_one(layout: _Layout, block: Block, lines: list[int]) -> _Rows:
     width, free = len(columns), columns.index("reason") if "reason" in columns else None
     tz = zone(layout.options.tz)
     for index in lines:
-        line = block.texts[index]
+        line = block.line(index)
         if not line.strip():
             skipped += 1
             continue
