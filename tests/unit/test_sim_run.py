@@ -16,7 +16,7 @@ from gpurel.sim.truth import TRUTH
 from gpurel.sim.whatif import twin
 from gpurel.warehouse import Warehouse
 
-SEED = 11
+SEED = 13
 CONFIG = dataclasses.replace(
     preset("rsc1"), scale=0.05, days=20.0, warmup_days=3.0, fault_scale=5.0
 )
@@ -76,7 +76,7 @@ def test_records_classify_as_simulated(result: SimResult) -> None:
     for row in events:
         expected = tax.classify_xid(row["xid"]) if row["xid"] else tax.classify_check(row["check"])
         assert row["category"] == expected.category == row["check"]
-        assert row["severity"] == expected.severity and row["result"] == "fail"
+        assert row["severity"] == expected.severity and row["result"] in ("fail", "warn")
     assert any(row["xid"] == 79 for row in events)
 
 

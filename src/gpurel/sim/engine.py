@@ -464,9 +464,9 @@ class Engine:
         if cluster.state[node] != UP:
             return
         self.journal.fault_applied(f, now)
-        if c["noise"][f]:  # the check fails once and passes at its next run
+        if c["noise"][f]:  # a warning: the check passes at its next run
             self.journal.fault_detected(f, now)
-            self.health.record(node, now, self.plan.categories[c["category"][f]], f)
+            self.health.record(node, now, self.plan.categories[c["category"][f]], f, warn=True)
             return
         severity = self.plan.severities[c["category"][f]]
         if c["false_positive"][f]:

@@ -5,8 +5,8 @@ get an extra process at ``(lemon_rate_multiplier - 1)`` times the rate, drawn fr
 random stream, whose faults are all transient (a lemon passes the checks after a reboot and
 returns to service: the defect survives every repair), so that a what-if on lemons changes
 only the lemons' extra faults (common random numbers). False positives are one more process
-whose check is one of the high-severity categories, and noise another: a low-severity check
-that fails once on a healthy node and passes at its next run (recorded, no action). Each
+whose check is one of the high-severity categories, and noise another: a check that warns
+on a healthy node and passes at its next run (a warning record, no action). Each
 fault carries its repair time and its co-occurring records (PCIe with XID 79 and IPMI, IB link
 with XID 79) at the paper's shares. Whether a fault takes effect is decided while simulating:
 a node that is not in service (draining, awaiting detection, in repair, spare) gets no new
@@ -178,15 +178,15 @@ def _false_positives(
 def _noise(
     rng: np.random.Generator, config: SimConfig, horizon: int, severities: tuple[str, ...]
 ) -> dict[str, np.ndarray]:
-    """Low-severity checks failing once on healthy nodes: a record, no action."""
-    low = np.flatnonzero(np.array(severities) == LOW)
-    rate = config.noise_per_node_day * 1000 if len(low) else 0.0
+    """Checks warning once on healthy nodes: a warning record, no action."""
+    checked = np.flatnonzero(np.array(severities) != NONE)
+    rate = config.noise_per_node_day * 1000 if len(checked) else 0.0
     time, node = _stream(rng, np.arange(config.effective_nodes), rate, horizon)
     n = len(time)
     return {
         "time": time,
         "node": node,
-        "category": rng.choice(low, size=n) if n else np.zeros(0, np.int64),
+        "category": rng.choice(checked, size=n) if n else np.zeros(0, np.int64),
         "false_positive": np.zeros(n, bool),
         "noise": np.ones(n, bool),
         "lemon_extra": np.zeros(n, bool),

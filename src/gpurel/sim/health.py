@@ -1,8 +1,8 @@
 """Health checks: when a fault is seen, and the failing records the checks leave.
 
 Every node runs its checks every ``check_interval`` seconds at its own phase, and in its
-prolog and epilog. Only failing records are kept (a real cluster also logs every passing
-run: ~290 per node-day, which nothing in gpurel needs):
+prolog and epilog. Only failing records and warnings are kept (a real cluster also logs every
+passing run: ~290 per node-day, which nothing in gpurel needs):
 
 - a high-severity fault leaves one record of its category when first seen (at the periodic
   check, or in the epilog of a job that crashed on it first), plus its co-occurring records at
@@ -11,7 +11,8 @@ run: ~290 per node-day, which nothing in gpurel needs):
 - a low-severity fault is recorded at every check while the node drains, every
   ``check_interval`` for ``low_repeat_after`` and every ``low_repeat_interval`` after that,
   until the node is idle and goes to repair;
-- a silent fault leaves nothing; a false positive leaves one record like a real fault.
+- a silent fault leaves nothing; a false positive leaves one record like a real fault;
+- noise is a warning (a check that warns on a healthy node and passes at its next run).
 
 The prolog is not recorded on its own: a node with an undetected fault gets no new job (its
 prolog would fail and Slurm would place the job elsewhere).
@@ -39,18 +40,22 @@ class HealthLog:
         self.check: list[str] = []
         self.xid: list[int] = []  # -1 = none
         self.fault: list[int] = []  # the fault behind the record
+        self.warn: list[bool] = []  # a warning, not a failure
 
     def next_check(self, node: int, now: int) -> int:
         """Time of the first periodic check of ``node`` after ``now`` (within one interval)."""
         return now + (self.phase[node] - now - 1) % self.interval + 1
 
-    def record(self, node: int, time: int, check: str, fault: int, xid: int = -1) -> None:
-        """Append one failing record."""
+    def record(
+        self, node: int, time: int, check: str, fault: int, xid: int = -1, warn: bool = False
+    ) -> None:
+        """Append one failing record (or a warning)."""
         self.node.append(node)
         self.time.append(time)
         self.check.append(check)
         self.xid.append(xid)
         self.fault.append(fault)
+        self.warn.append(warn)
 
     def detected(self, node: int, time: int, check: str, cooccur: int, fault: int) -> None:
         """The records of a fault seen at ``time``: its own and its co-occurring ones."""

@@ -210,7 +210,14 @@ class Builder:
                 "category": [c.category for c in classes],
                 "domain": [c.domain for c in classes],
                 "severity": [c.severity for c in classes],
-                "result": _const(schema.Result.FAIL.value, n),
+                "result": pa.array(
+                    np.where(
+                        np.asarray(h.warn, dtype=bool)[keep],
+                        schema.Result.WARN.value,
+                        schema.Result.FAIL.value,
+                    ),
+                    pa.string(),
+                ),
                 "xid": pa.array(xid.astype(np.int32), mask=xid < 0),
                 "message": [
                     XID79_MESSAGE if x == XID79_CODE else MESSAGES.get(c, f"{c} check failed")

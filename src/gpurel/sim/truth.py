@@ -8,7 +8,7 @@ What gpurel's analysis must recover, known exactly because the simulator made it
   fault (a second-order preemption in the paper's lost-goodput sense);
 - ``truth_preemptions``: one row per preemption: victim, preemptor and second-order flag;
 - ``truth_faults``: every fault that struck a node in the window, with its category, whether
-  it was a false positive, noise (a record only), a lemon's extra fault or permanent, its
+  it was a false positive, noise (a warning only), a lemon's extra fault or permanent, its
   co-occurring records, when it was detected (null for faults never seen), when the node came
   back and how many attempts it ended;
 - ``truth_nodes``: the inventory with rack, pod, and which nodes are lemons;
@@ -63,7 +63,7 @@ TRUTH_FAULTS = pa.schema(
         ("category", pa.string()),
         ("severity", pa.string()),  # high / low / silent
         ("false_positive", pa.bool_()),
-        ("noise", pa.bool_()),  # a check that failed once on a healthy node: a record only
+        ("noise", pa.bool_()),  # a check that warned on a healthy node: a record only
         ("lemon_node", pa.bool_()),
         ("lemon_extra", pa.bool_()),
         ("permanent", pa.bool_()),
