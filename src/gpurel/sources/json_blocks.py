@@ -11,6 +11,7 @@ then reads the file line by line.
 
 from __future__ import annotations
 
+import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -45,14 +46,13 @@ class _Part:
 def read(path: Path, options: ReadOptions, names: FieldNames) -> Read | None:
     """The file's events, read a block at a time, or None when it does not qualify."""
     keys = list(dict.fromkeys(key for accepted in names.names.values() for key in accepted))
-    fields = pa.schema([(key, pa.string()) for key in keys])
     pieces = blocks(path, text_start(path), header=False, bytes_read=options.bytes_read)
     events: list[pa.Table] = []
     rejects: list[Reject] = []
     count = LineCount()
     first: dict[str, tuple[str, int]] = {}  # field -> its key, and the first line with it
     with ThreadPoolExecutor(WORKERS) as pool:
-        for part in in_order(pool, partial(_read_block, path, options, names, fields), pieces):
+        for part in in_order(pool, partial(_read_block, path, options, names, keys), pieces):
             if part is None:
                 return None
             for field, (key, row) in part.keys.items():
@@ -71,15 +71,51 @@ def read(path: Path, options: ReadOptions, names: FieldNames) -> Read | None:
 
 
 def _read_block(
-    path: Path, options: ReadOptions, names: FieldNames, fields: pa.Schema, block: Block
+    path: Path, options: ReadOptions, names: FieldNames, keys: list[str], block: Block
 ) -> _Part | None:
     """The events and rejects of one block's lines; None if it does not qualify."""
     block.check_utf8(path)
     lines = _object_lines(block)
     if lines is None:
         return None
+    table = _parsed(block, keys, _first_keys(block, lines, keys))
+    if table is None:  # a line holds a key the first does not
+        table = _parsed(block, keys, keys)
+    if table is None:
+        return None
+    if table.num_rows != len(lines):  # several objects on a line
+        return None
+    values: dict[str, pa.Array] = {}
+    read_as: dict[str, tuple[str, int]] = {}
+    for field, accepted in names.names.items():
+        present = [key for key in accepted if table[key].null_count < table.num_rows]
+        if len(present) > 1:  # lines differ in the key they hold the field under
+            return None
+        if present:
+            column = table[present[0]].combine_chunks()
+            values[field] = column
+            read_as[field] = (present[0], int(lines[np.argmax(column.is_valid())]))
+    records = Records(lines, values, lambda row: block.line(lines[row]), {})
+    events, rejects = node_events(records, options)
+    return _Part(block.size, block.size - len(lines), events, rejects, read_as)
+
+
+def _first_keys(block: Block, lines: np.ndarray, keys: list[str]) -> list[str]:
+    """The accepted keys of the block's first object (all of them if it has none)."""
     try:
-        table = pj.read_json(
+        first = json.loads(block.line(int(lines[0])))
+    except (IndexError, ValueError, RecursionError):
+        return keys
+    return [key for key in keys if key in first] if isinstance(first, dict) else keys
+
+
+def _parsed(block: Block, keys: list[str], text: list[str]) -> pa.Table | None:
+    """The block's objects read by Arrow: the keys ``text`` as text, the other ``keys`` as
+    absent (a value there is an error: Arrow builds a column for every key it is given, and
+    text columns cost it more); None when Arrow cannot read them so."""
+    fields = pa.schema([(key, pa.string() if key in text else pa.null()) for key in keys])
+    try:
+        return pj.read_json(
             pa.BufferReader(block.data),
             read_options=pj.ReadOptions(use_threads=False, block_size=len(block.data) + 1),
             parse_options=pj.ParseOptions(
@@ -88,21 +124,6 @@ def _read_block(
         )
     except pa.ArrowException:  # not text where a field is read, or beyond the parser
         return None
-    if table.num_rows != len(lines):  # several objects on a line
-        return None
-    values: dict[str, pa.Array] = {}
-    keys: dict[str, tuple[str, int]] = {}
-    for field, accepted in names.names.items():
-        present = [key for key in accepted if table[key].null_count < table.num_rows]
-        if len(present) > 1:  # lines differ in the key they hold the field under
-            return None
-        if present:
-            column = table[present[0]].combine_chunks()
-            values[field] = column
-            keys[field] = (present[0], int(lines[np.argmax(column.is_valid())]))
-    records = Records(lines, values, lambda row: block.line(lines[row]), {})
-    events, rejects = node_events(records, options)
-    return _Part(block.size, block.size - len(lines), events, rejects, keys)
 
 
 def _special(data: bytes) -> bool:
