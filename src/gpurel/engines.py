@@ -10,6 +10,7 @@ configuration (``spark-defaults.conf``, ``spark-submit``) names a master — and
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from gpurel import env_names
@@ -62,12 +63,24 @@ def spark_session() -> Any:
     )
     session.sparkContext.setLogLevel("ERROR")
     context = session.sparkContext
-    if context.master.startswith("local"):
-        chosen = context.getConf()
-        for key, value in LOCAL_SQL_DEFAULTS.items():
-            if not chosen.contains(key):
-                session.conf.set(key, value.format(cores=context.defaultParallelism))
+    chosen = context.getConf()
+    for key, value in local_defaults(context.master, chosen.contains, context.defaultParallelism):
+        session.conf.set(key, value)
     return session
+
+
+def local_defaults(
+    master: str | None, configured: Callable[[str], bool], cores: int
+) -> list[tuple[str, str]]:
+    """The ``LOCAL_SQL_DEFAULTS`` a session of ``master`` takes: none off local mode, and
+    none that Spark's configuration sets (``configured``)."""
+    if not (master or "").startswith("local"):
+        return []
+    return [
+        (key, value.format(cores=cores))
+        for key, value in LOCAL_SQL_DEFAULTS.items()
+        if not configured(key)
+    ]
 
 
 def connect(engine: str) -> ibis.BaseBackend:

@@ -112,7 +112,7 @@ def test_job_states_by_count_and_gpu_time(con: ibis.BaseBackend) -> None:
             job("4", "NODE_FAIL", n_gpus=8, start=None),  # never started: 0 GPU-h
         ],
     )
-    rows = metrics.job_states(jobs).to_pylist()
+    rows = metrics.job_states(jobs).run().to_pylist()
     assert [(r["state"], r["jobs"], r["gpu_hours"]) for r in rows] == [
         ("COMPLETED", 2, 20.0),
         ("FAILED", 1, 16.0),
@@ -125,7 +125,7 @@ def test_job_states_by_count_and_gpu_time(con: ibis.BaseBackend) -> None:
 def test_size_buckets_are_powers_of_two(con: ibis.BaseBackend) -> None:
     sizes = [None, 0, 1, 2, 3, 4, 5, 8, 9, 16, 17, 1024, 1025]
     jobs, _, _ = load(con, [job(str(i), n_gpus=n) for i, n in enumerate(sizes)])
-    rows = metrics.size_distribution(jobs).to_pylist()
+    rows = metrics.size_distribution(jobs).run().to_pylist()
     assert [(r["bucket"], r["label"], r["jobs"]) for r in rows] == [
         (0, "cpu", 2),
         (1, "1", 1),
@@ -316,7 +316,7 @@ def test_weekly_episode_rates_use_each_weeks_node_days(con: ibis.BaseBackend) ->
 
 def test_top_nodes(con: ibis.BaseBackend) -> None:
     _, ev, _ = load(con, [], RATE_EVENTS)
-    rows = metrics.top_nodes(metrics.episodes(ev), n=2).to_pylist()
+    rows = metrics.top_nodes(metrics.episodes(ev), n=2).run().to_pylist()
     assert [(r["rank"], r["node"], r["total"], r["category"], r["episodes"]) for r in rows] == [
         (1, "a", 3, "pcie", 2),
         (1, "a", 3, "ib_link", 1),
@@ -340,7 +340,7 @@ def test_job_failure_rates_per_category(con: ibis.BaseBackend) -> None:
         job("4", hours=48),  # completed; 2 node-days, 384 GPU-h
     ]
     j, f = failures_of(con, jobs, [event("2-0", 23.9, "pcie")])
-    rows = metrics.job_failure_rates(j, f).to_pylist()
+    rows = metrics.job_failure_rates(j, f).run().to_pylist()
     assert [(r["category"], r["domain"], r["failures"]) for r in rows] == [
         ("none", "user", 1),
         ("pcie", "hardware", 1),
@@ -394,7 +394,7 @@ def test_mttf_by_size_counts_infrastructure_failures(con: ibis.BaseBackend) -> N
         event("H-0", 1, "user"),
     ]
     j, f = failures_of(con, jobs, events)
-    rows = {r["bucket"]: r for r in metrics.mttf_by_size(j, f).to_pylist()}
+    rows = {r["bucket"]: r for r in metrics.mttf_by_size(j, f).run().to_pylist()}
     assert sorted(rows) == [8, 16, 2048]
     eight, sixteen, big = rows[8], rows[16], rows[2048]
     assert (eight["jobs"], eight["runtime_hours"], eight["failures"]) == (3, 48.0, 1)

@@ -68,7 +68,7 @@ def test_first_appearances() -> None:
             event("n1", 1, "gpu_num", "ok"),
         ]
     )
-    rows = timeline.first_appearances(events, new_after=h(168)).to_pylist()
+    rows = timeline.first_appearances(events, new_after=h(168)).run().to_pylist()
     assert [r["check"] for r in rows] == ["ibstat", "gpu_num", "pci"]
     ibstat, gpu_num, pci = rows
     assert (ibstat["records"], ibstat["failing"], ibstat["first_fail"]) == (3, 2, h(30))
@@ -78,7 +78,7 @@ def test_first_appearances() -> None:
 
 
 def test_first_appearances_without_a_threshold_marks_nothing_new() -> None:
-    rows = timeline.first_appearances(_events([event("n1", 500, "pci")])).to_pylist()
+    rows = timeline.first_appearances(_events([event("n1", 500, "pci")])).run().to_pylist()
     assert [r["new"] for r in rows] == [False]
 
 
@@ -95,7 +95,7 @@ def test_infra_failure_share() -> None:
     )
     events = _events([event("n5", 5, "ibstat")])
     failures = attribute(jobs, events, taxonomy.default().priorities())
-    share = metrics.infra_failure_share(jobs, failures)
+    share = metrics.infra_failure_share(jobs, failures).run()
     assert share["attempts"] == 4 and share["gpu_hours"] == 80 + 80 + 40 + 40
     assert share["infra_attempts"] == 2 and share["infra_gpu_hours"] == 120
     assert share["attempt_share"] == 0.5 and share["gpu_hours_share"] == 0.5
@@ -104,7 +104,7 @@ def test_infra_failure_share() -> None:
 def test_infra_failure_share_without_jobs() -> None:
     jobs = ibis.memtable(schema.empty("jobs").append_column("attempt", pa.array([], pa.int32())))
     failures = attribute(jobs, _events([]), taxonomy.default().priorities())
-    share = metrics.infra_failure_share(jobs, failures)
+    share = metrics.infra_failure_share(jobs, failures).run()
     assert share["attempts"] == 0 and share["gpu_hours_share"] is None
 
 
@@ -120,7 +120,7 @@ def test_largest_failures() -> None:
         )
     )
     failures = attribute(jobs, _events([event("n5", 5, "ibstat")]), taxonomy.default().priorities())
-    rows = metrics.largest_failures(jobs, failures, n=3).to_pylist()
+    rows = metrics.largest_failures(jobs, failures, n=3).run().to_pylist()
     assert [(r["job_id"], r["gpu_hours"], r["runtime_hours"]) for r in rows] == [
         ("2", 80, 5),
         ("3", 40, 5),
@@ -132,4 +132,6 @@ def test_largest_failures() -> None:
         "unattributed",
     )
     assert (rows[2]["category"], rows[2]["check"], rows[2]["node"]) == ("ib_link", "ibstat", "n5")
-    assert [r["job_id"] for r in metrics.largest_failures(jobs, failures, n=1).to_pylist()] == ["2"]
+    assert [
+        r["job_id"] for r in metrics.largest_failures(jobs, failures, n=1).run().to_pylist()
+    ] == ["2"]

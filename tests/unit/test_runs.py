@@ -303,7 +303,7 @@ def test_node_failures_charge_the_cause_node_or_the_only_node(con) -> None:
         ],
         [failing_check("n2", 24, "gpu_unavailable")],
     )
-    result = node_failures(jobs, failures)
+    result = node_failures(jobs, failures).run()
     rows = {r["node"]: (r["failures"], r["node_days"]) for r in result.per_node.to_pylist()}
     assert rows == {"n1": (0, 2.0), "n2": (1, 1.0), "n3": (1, 2.0), "n4": (0, 2.0)}
     assert result.unassigned == 1

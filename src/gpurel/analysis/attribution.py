@@ -40,6 +40,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from gpurel.analysis.stacking import Query, sorted_by
 from gpurel.schema import INTERRUPTING_STATES, Domain, JobState, Result, Severity
 
 JOB_KEY = ("cluster", "job_id", "attempt")
@@ -284,7 +285,7 @@ def window_sensitivity(
 
 def sensitivity(
     jobs: ir.Table, found: ir.Table, windows: Iterable[AttributionWindow] = SENSITIVITY_WINDOWS
-) -> pa.Table:
+) -> Query[pa.Table]:
     """``window_sensitivity`` from the ``candidates`` ``found`` in a window holding every one of
     ``windows``: one engine query."""
     parts = []
@@ -311,7 +312,7 @@ def sensitivity(
         attributed_share=t.attributed / t.interrupted.nullif(0),
         node_fail_attributed_share=t.node_fail_attributed / t.node_fail.nullif(0),
     )
-    return t.order_by("before_s", "after_s").to_pyarrow()
+    return Query(t, lambda rows: sorted_by(rows, ["before_s", "after_s"]))
 
 
 # --- plain-Python reference -------------------------------------------------------------------

@@ -38,6 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gpurel.analysis.attribution import ran, runtime_s, seconds_between
+from gpurel.analysis.stacking import Query, sorted_by
 from gpurel.errors import ConfigError, GpurelError
 from gpurel.models.failure_model import mttf_interval, poisson_interval
 from gpurel.schema import TIME, Domain, JobState, Result, Severity
@@ -152,16 +153,17 @@ def _mix(jobs: ir.Table, key: str, value: ir.Value) -> ir.Table:
     return _with_shares(agg, ("jobs", "gpu_hours"))
 
 
-def job_states(jobs: ir.Table) -> pa.Table:
+def job_states(jobs: ir.Table) -> Query[pa.Table]:
     """Attempts and GPU-hours per final state, with shares (most frequent first)."""
-    t = _mix(jobs, "state", jobs.state)
-    return t.order_by(ibis.desc("jobs"), "state").to_pyarrow()
+    return Query(
+        _mix(jobs, "state", jobs.state), lambda t: sorted_by(t, [("jobs", "descending"), "state"])
+    )
 
 
-def size_distribution(jobs: ir.Table) -> pa.Table:
+def size_distribution(jobs: ir.Table) -> Query[pa.Table]:
     """Attempts and GPU-hours per power-of-two size bucket, with shares."""
     t = _mix(jobs, "bucket", size_bucket(jobs.n_gpus))
-    return t.mutate(label=_bucket_label(t.bucket)).order_by("bucket").to_pyarrow()
+    return Query(t.mutate(label=_bucket_label(t.bucket)), lambda t: sorted_by(t, ["bucket"]))
 
 
 # --- node-days --------------------------------------------------------------------------------
@@ -448,7 +450,7 @@ def weekly_episode_rates(
     return _with_rates(pa.Table.from_pylist(rows, schema=schema), "episodes", conf=conf)
 
 
-def top_nodes(eps: ir.Table, n: int = 10) -> pa.Table:
+def top_nodes(eps: ir.Table, n: int = 10) -> Query[pa.Table]:
     """The ``n`` nodes with the most episodes, one row per (node, category) with its count."""
     per_node = eps.group_by("cluster", "node").aggregate(total=eps.count())
     ranked = per_node.mutate(
@@ -460,13 +462,13 @@ def top_nodes(eps: ir.Table, n: int = 10) -> pa.Table:
     top = ranked.filter(ranked["rank"] <= n)
     per_cat = eps.group_by("cluster", "node", "category").aggregate(episodes=eps.count())
     j = top.join(per_cat, ["cluster", "node"])
-    return j.order_by("rank", ibis.desc("episodes"), "category").to_pyarrow()
+    return Query(j, lambda t: sorted_by(t, ["rank", ("episodes", "descending"), "category"]))
 
 
 # --- job failures -----------------------------------------------------------------------------
 
 
-def job_failure_rates(jobs: ir.Table, failures: ir.Table, conf: float = 0.95) -> pa.Table:
+def job_failure_rates(jobs: ir.Table, failures: ir.Table, conf: float = 0.95) -> Query[pa.Table]:
     """Interrupted attempts per cause category, per 1000 job node-days and per GPU-hour.
 
     Exposure is the runtime of every attempt in ``jobs``: job node-days (runtime-days x
@@ -481,8 +483,12 @@ def job_failure_rates(jobs: ir.Table, failures: ir.Table, conf: float = 0.95) ->
     )
     t = _with_shares(counts, ("failures", "failed_gpu_hours")).cross_join(exposure)
     t = t.mutate(per_gpu_hour=t.failures / t.job_gpu_hours.nullif(0))
-    result = t.order_by(ibis.desc("failures"), "category").to_pyarrow()
-    return _with_rates(result, "failures", "job_node_days", conf)
+
+    def finish(rows: pa.Table) -> pa.Table:
+        ordered = sorted_by(rows, [("failures", "descending"), "category"])
+        return _with_rates(ordered, "failures", "job_node_days", conf)
+
+    return Query(t, finish)
 
 
 # --- r_f and MTTF -----------------------------------------------------------------------------
@@ -519,7 +525,7 @@ def node_failure_rate(
     return NodeFailureRate(min_gpus, k, x, rate, rate * 1000, lo * 1000, hi * 1000)
 
 
-def mttf_by_size(jobs: ir.Table, failures: ir.Table, conf: float = 0.95) -> pa.Table:
+def mttf_by_size(jobs: ir.Table, failures: ir.Table, conf: float = 0.95) -> Query[pa.Table]:
     """Measured MTTF per size bucket: job runtime in the bucket / infrastructure failures.
 
     Runtime is wall-clock (not GPU-weighted) over the attempts that ran; failures are
@@ -540,13 +546,17 @@ def mttf_by_size(jobs: ir.Table, failures: ir.Table, conf: float = 0.95) -> pa.T
         runtime_hours=j.runtime_hours,
         failures=j.failures.fill_null(0),
     )
-    t = j.order_by("bucket").to_pyarrow()
-    pairs = zip(t["failures"].to_pylist(), t["runtime_hours"].to_pylist(), strict=True)
-    mttfs = [[_none_if_inf(v) for v in mttf_interval(k, h, conf)] for k, h in pairs]
-    return _append_columns(t, ("mttf_hours", "mttf_lo_hours", "mttf_hi_hours"), mttfs)
+
+    def finish(rows: pa.Table) -> pa.Table:
+        t = sorted_by(rows, ["bucket"])
+        pairs = zip(t["failures"].to_pylist(), t["runtime_hours"].to_pylist(), strict=True)
+        mttfs = [[_none_if_inf(v) for v in mttf_interval(k, h, conf)] for k, h in pairs]
+        return _append_columns(t, ("mttf_hours", "mttf_lo_hours", "mttf_hi_hours"), mttfs)
+
+    return Query(j, finish)
 
 
-def infra_failure_share(jobs: ir.Table, failures: ir.Table) -> dict[str, Any]:
+def infra_failure_share(jobs: ir.Table, failures: ir.Table) -> Query[dict[str, Any]]:
     """Attempts and GPU-hours ended by infrastructure failures, and their shares of all.
 
     Infrastructure failures as ``metrics.is_infra_failure`` (the MTTF count). Keys:
@@ -556,7 +566,11 @@ def infra_failure_share(jobs: ir.Table, failures: ir.Table) -> dict[str, Any]:
     total = jobs.aggregate(attempts=jobs.count(), gpu_hours=exact_sum(gpu_hours(jobs)))
     infra = failures.filter(is_infra_failure(failures))
     hit = infra.aggregate(infra_attempts=infra.count(), infra_gpu_hours=exact_sum(gpu_hours(infra)))
-    row = total.cross_join(hit).to_pyarrow().to_pylist()[0]
+    return Query(total.cross_join(hit), _shares)
+
+
+def _shares(rows: pa.Table) -> dict[str, Any]:
+    row = rows.to_pylist()[0]
     attempts, hours = int(row["attempts"]), float(row["gpu_hours"] or 0.0)
     infra_attempts, infra_hours = int(row["infra_attempts"]), float(row["infra_gpu_hours"] or 0.0)
     return {
@@ -569,30 +583,13 @@ def infra_failure_share(jobs: ir.Table, failures: ir.Table) -> dict[str, Any]:
     }
 
 
-def largest_failures(jobs: ir.Table, failures: ir.Table, n: int = 20) -> pa.Table:
+def largest_failures(jobs: ir.Table, failures: ir.Table, n: int = 20) -> Query[pa.Table]:
     """The ``n`` interrupted attempts with the most GPU time, with who ran them and the cause."""
     key = ("cluster", "job_id", "attempt")
     who = jobs.select(*key, "name", "user", "account", "partition")
     f = failures.mutate(gpu_hours=gpu_hours(failures), runtime_hours=failures.runtime_s / HOUR_S)
     top = f.order_by(ibis.desc("gpu_hours"), *key).limit(n)
     j = top.left_join(who, list(key))
-    return (
-        j.select(
-            *key,
-            "name",
-            "user",
-            "account",
-            "partition",
-            "n_gpus",
-            "end_time",
-            "runtime_hours",
-            "gpu_hours",
-            "state",
-            "category",
-            "domain",
-            "check",
-            "node",
-        )
-        .order_by(ibis.desc("gpu_hours"), *key)
-        .to_pyarrow()
-    )
+    columns = ("name", "user", "account", "partition", "n_gpus", "end_time", "runtime_hours")
+    selected = j.select(*key, *columns, "gpu_hours", "state", "category", "domain", "check", "node")
+    return Query(selected, lambda t: sorted_by(t, [("gpu_hours", "descending"), *key]))

@@ -35,6 +35,7 @@ from gpurel.analysis.metrics import (
     node_spans,
     union_all,
 )
+from gpurel.analysis.stacking import Query, sorted_by
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ def with_charged_node(failures: ir.Table, jobs: ir.Table) -> ir.Table:
     return f.mutate(charged=f.node.fill_null(single))
 
 
-def node_failures(jobs: ir.Table, failures: ir.Table, min_gpus: int = 0) -> NodeFailures:
+def node_failures(jobs: ir.Table, failures: ir.Table, min_gpus: int = 0) -> Query[NodeFailures]:
     """Failures and node-days of every node that ran an attempt (see the module docstring)."""
     ran_jobs = jobs.filter(ran(jobs), jobs.n_gpus.fill_null(0) >= min_gpus)
     runtime_us = ran_jobs.end_time.delta(ran_jobs.start_time, unit="microsecond")
@@ -67,15 +68,18 @@ def node_failures(jobs: ir.Table, failures: ir.Table, min_gpus: int = 0) -> Node
     j = exposure.left_join(per_node.filter(per_node.node.notnull()), ["cluster", "node"])
     charged = j.select("cluster", "node", failures=j.failures.fill_null(0), node_days=j.node_days)
     unassigned = per_node.filter(per_node.node.isnull()).mutate(node_days=ibis.null("float64"))
-    rows = union_all(charged, unassigned).to_pyarrow()  # one query for both
+    return Query(union_all(charged, unassigned), _charged_and_unassigned)
+
+
+def _charged_and_unassigned(rows: pa.Table) -> NodeFailures:
     none = pc.is_null(rows["node"])
-    table = rows.filter(pc.invert(none)).sort_by([("cluster", "ascending"), ("node", "ascending")])
+    table = sorted_by(rows.filter(pc.invert(none)), ["cluster", "node"])
     return NodeFailures(table, int(pc.sum(rows.filter(none)["failures"]).as_py() or 0))
 
 
 def node_episodes(
     eps: ir.Table, jobs: ir.Table, events: ir.Table, nodes: ir.Table, period: Period
-) -> pa.Table:
+) -> Query[pa.Table]:
     """Failure episodes and node-days in service of every node in ``period`` (cluster, node,
     failures, node_days): the per-node input of the dispersion test from node events."""
     spans = node_spans(jobs, events, nodes, period)
@@ -89,8 +93,5 @@ def node_episodes(
     e = eps.filter(eps.start >= period.start, eps.start <= period.end)
     counts = e.group_by("cluster", "node").aggregate(failures=e.count())
     j = exposure.left_join(counts, ["cluster", "node"])
-    return (
-        j.select("cluster", "node", failures=j.failures.fill_null(0), node_days=j.node_days)
-        .order_by("cluster", "node")
-        .to_pyarrow()
-    )
+    table = j.select("cluster", "node", failures=j.failures.fill_null(0), node_days=j.node_days)
+    return Query(table, lambda t: sorted_by(t, ["cluster", "node"]))

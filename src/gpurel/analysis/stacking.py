@@ -9,7 +9,9 @@ Row order is the caller's to set afterwards (``sorted_by``): a union keeps none.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import ibis
 import ibis.expr.types as ir
@@ -17,6 +19,25 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 PART = "_part"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Query(Generic[T]):
+    """A result: the engine query for its rows, and what makes the result of those rows."""
+
+    expr: ir.Table
+    finish: Callable[[pa.Table], T]
+
+    def run(self) -> T:
+        """The result, by a query of its own."""
+        return self.finish(self.expr.to_pyarrow())
+
+
+def run_together(*queries: Query[Any]) -> list[Any]:
+    """The results of ``queries``, in order, from one engine query."""
+    tables = fetch_together(*(q.expr for q in queries))
+    return [q.finish(t) for q, t in zip(queries, tables, strict=True)]
 
 
 def _column(index: int, name: str) -> str:
@@ -25,8 +46,8 @@ def _column(index: int, name: str) -> str:
 
 def fetch_together(*tables: ir.Table) -> list[pa.Table]:
     """``[t.to_pyarrow() for t in tables]`` (rows in no particular order), in one query."""
-    if len(tables) == 1:
-        return [tables[0].to_pyarrow()]
+    if len(tables) <= 1:
+        return [t.to_pyarrow() for t in tables]
     types = {
         _column(i, name): dtype.copy(nullable=True)
         for i, table in enumerate(tables)

@@ -26,9 +26,10 @@ import pyarrow.compute as pc
 
 from gpurel import taxonomy
 from gpurel.absent import Absent
-from gpurel.analysis import attribution, design, goodput, lemons, metrics, runs, timeline
+from gpurel.analysis import attribution, design, goodput, lemons, metrics, runs, stacking, timeline
 from gpurel.analysis.attribution import AttributionWindow
 from gpurel.analysis.node_failures import NodeFailures, node_episodes, node_failures
+from gpurel.analysis.stacking import sorted_by
 from gpurel.models.dispersion import DispersionTest, dispersion_test
 from gpurel.models.ettr import ettr_finite, ettr_renewal, failure_rate, linear_breaks
 from gpurel.models.failure_model import projected_mttf_band, projected_mttf_hours
@@ -130,8 +131,9 @@ def _overview(
     jobs: ir.Table, events: ir.Table, nodes: ir.Table, rejects: ir.Table
 ) -> dict[str, Any]:
     """What the warehouse holds, in one query: job attempts and ids, clusters, GPU-hours,
-    NODE_FAILs, node events (failing ones too), rejected rows, the clusters' names, and the GPUs
-    the inventory lists (``inventory_gpus``) with the nodes it lists them for."""
+    NODE_FAILs, node events (failing ones too, and the first one's time), rejected rows, the
+    clusters' names, and the GPUs the inventory lists (``inventory_gpus``) with the nodes it
+    lists them for."""
     names = metrics.union_all(jobs.select("cluster"), events.select("cluster"))
     listed = nodes.filter(nodes.gpus.notnull())
     row = metrics.one_row(
@@ -145,6 +147,7 @@ def _overview(
         events.aggregate(
             node_events=events.count(),
             failing_node_events=(events.result == "fail").cast("int64").sum(),
+            first_node_event=events.time.min(),
         ),
         rejects.aggregate(rejected_rows=rejects.count()),
         names.aggregate(cluster_names=names.cluster.collect(distinct=True)),
@@ -189,9 +192,11 @@ def projectable(rf: metrics.NodeFailureRate | Absent) -> metrics.NodeFailureRate
     )
 
 
-def _rejects_summary(rejects: ir.Table) -> pa.Table:
+def _rejects_summary(rejects: ir.Table) -> stacking.Query[pa.Table]:
     grouped = rejects.group_by("source", "field", "reason").aggregate(rows=rejects.count())
-    return grouped.order_by(grouped.rows.desc(), "source", "reason").to_pyarrow()
+    return stacking.Query(
+        grouped, lambda t: sorted_by(t, [("rows", "descending"), "source", "reason"])
+    )
 
 
 def mttf_projection(
@@ -468,12 +473,11 @@ def analyze(
     exposure = metrics.node_days(jobs, events, nodes) if has_data else None
     eps = warehouse.materialize("episodes", metrics.episodes(events, s.merge_gap_s))  # read 6x
     with_events = exposure if has_events else None
-    step("failure rates and MTTF")
+    step("the node failure rate")
     rate = metrics.node_failure_rate(jobs, failures, s.rf_min_gpus)
     rf = measurable_rf(rate, overview)
     basis = projectable(rf)
     causes = cause_gap(overview)
-    mttf = metrics.mttf_by_size(jobs, failures) if causes is None else causes
     step("job runs and their ETTR")
     measured_ettr = run_ettr(job_runs(warehouse, s, failures), basis, s, causes)
     step("lost goodput")
@@ -491,6 +495,33 @@ def analyze(
         else None
     )
     step("job states, sizes and the remaining tables")
+    tables = _run_present(
+        {
+            "job_states": metrics.job_states(jobs),
+            "job_sizes": metrics.size_distribution(jobs),
+            "failures_by_category": metrics.job_failure_rates(jobs, failures),
+            "largest_failures": metrics.largest_failures(jobs, failures),
+            "infra_failures": metrics.infra_failure_share(jobs, failures),
+            "mttf_by_size": metrics.mttf_by_size(jobs, failures),
+            "rejects": _rejects_summary(rejects),
+            "per_node": node_failures(jobs, failures),
+            "attribution_windows": _from_events(
+                with_events, lambda _: attribution.sensitivity(jobs, attributed.candidates)
+            ),
+            "check_first_seen": _from_events(
+                with_events,
+                lambda e: timeline.first_appearances(
+                    events, _new_after(overview["first_node_event"], e.period)
+                ),
+            ),
+            "top_nodes": _from_events(with_events, lambda _: metrics.top_nodes(eps, s.top_nodes)),
+            "events_per_node": _from_events(
+                with_events, lambda e: node_episodes(eps, jobs, events, nodes, e.period)
+            ),
+        }
+    )
+    mttf_measured = tables.pop("mttf_by_size")
+    mttf = mttf_measured if causes is None else causes
     mttf_projected = (
         basis
         if isinstance(basis, Absent)
@@ -499,23 +530,18 @@ def analyze(
     return Analysis(
         settings=s,
         overview=overview,
-        job_states=metrics.job_states(jobs),
-        job_sizes=metrics.size_distribution(jobs),
-        failures_by_category=metrics.job_failure_rates(jobs, failures),
-        largest_failures=metrics.largest_failures(jobs, failures),
-        attribution_windows=_from_events(
-            with_events, lambda _: attribution.sensitivity(jobs, attributed.candidates)
-        ),
+        job_states=tables["job_states"],
+        job_sizes=tables["job_sizes"],
+        failures_by_category=tables["failures_by_category"],
+        largest_failures=tables["largest_failures"],
+        attribution_windows=tables["attribution_windows"],
         node_days=exposure,
         **_episode_figures(eps, with_events),
-        check_first_seen=_from_events(
-            with_events,
-            lambda e: timeline.first_appearances(events, _new_after(events, e.period)),
-        ),
-        top_nodes=_from_events(with_events, lambda _: metrics.top_nodes(eps, s.top_nodes)),
+        check_first_seen=tables["check_first_seen"],
+        top_nodes=tables["top_nodes"],
         node_failure_rate=rate,
         rf=rf,
-        infra_failures=metrics.infra_failure_share(jobs, failures) if causes is None else causes,
+        infra_failures=tables["infra_failures"] if causes is None else causes,
         mttf_by_size=mttf,
         mttf_projection=mttf_projected,
         mttf_vs_projection=(
@@ -525,10 +551,7 @@ def analyze(
             if isinstance(basis, Absent)
             else mttf_vs_projection(mttf, basis, s.gpus_per_node)
         ),
-        node_dispersion=_node_dispersion(
-            node_failures(jobs, failures),
-            _from_events(with_events, lambda e: node_episodes(eps, jobs, events, nodes, e.period)),
-        ),
+        node_dispersion=_node_dispersion(tables["per_node"], tables["events_per_node"]),
         ettr_projection=(
             basis if isinstance(basis, Absent) else ettr_projection(basis, s.projection_gpus, s)
         ),
@@ -536,8 +559,15 @@ def analyze(
         ettr_design=design.ettr_design(basis, measured_ettr.num_rows, s),
         lost_goodput=lost,
         lemons=found,
-        rejects=_rejects_summary(rejects),
+        rejects=tables["rejects"],
     )
+
+
+def _run_present(items: dict[str, stacking.Query[Any] | Absent]) -> dict[str, Any]:
+    """Each query's result, all from one engine query, and each absent figure as it is."""
+    queries = {name: q for name, q in items.items() if isinstance(q, stacking.Query)}
+    results = dict(zip(queries, stacking.run_together(*queries.values()), strict=True))
+    return {name: results.get(name, item) for name, item in items.items()}
 
 
 def _episode_figures(eps: ir.Table, exposure: metrics.NodeDays | None) -> dict[str, Any]:
@@ -562,11 +592,10 @@ def _data_end(exposure: metrics.NodeDays | None) -> datetime | None:
     return None if exposure is None else (exposure.records or exposure.period).end
 
 
-def _new_after(events: ir.Table, period: metrics.Period) -> datetime:
+def _new_after(first_event: datetime, period: metrics.Period) -> datetime:
     """A check is new when it first appears more than a week after both the node events and
     the period begin: before that, every check is appearing for the first time."""
-    first: datetime = events.time.min().to_pyarrow().as_py()
-    return max(first, period.start) + metrics.WEEK
+    return max(first_event, period.start) + metrics.WEEK
 
 
 def _plain(value: Any) -> Any:

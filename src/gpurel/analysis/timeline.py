@@ -12,10 +12,11 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from gpurel.analysis.stacking import Query, sorted_by
 from gpurel.schema import Result
 
 
-def first_appearances(events: ir.Table, new_after: datetime | None = None) -> pa.Table:
+def first_appearances(events: ir.Table, new_after: datetime | None = None) -> Query[pa.Table]:
     """One row per check name: its first record of any result and its first failure.
 
     Columns: ``check``, ``first_seen`` (first record, any result), ``records``, ``failing``
@@ -44,19 +45,16 @@ def first_appearances(events: ir.Table, new_after: datetime | None = None) -> pa
     )
     j = seen.left_join(first, seen.check == first.f_check)
     new = (j.first_seen > new_after) if new_after is not None else ibis.literal(False)
-    return (
-        j.select(
-            "check",
-            "first_seen",
-            "records",
-            failing=j.failing.fill_null(0),
-            first_fail=j.first_fail,
-            node=j.node,
-            category=j.category,
-            domain=j.domain,
-            message=j.message,
-            new=new,
-        )
-        .order_by("first_seen", "check")
-        .to_pyarrow()
+    table = j.select(
+        "check",
+        "first_seen",
+        "records",
+        failing=j.failing.fill_null(0),
+        first_fail=j.first_fail,
+        node=j.node,
+        category=j.category,
+        domain=j.domain,
+        message=j.message,
+        new=new,
     )
+    return Query(table, lambda t: sorted_by(t, ["first_seen", "check"]))

@@ -131,7 +131,7 @@ def _job_failures(
             continue
         rows = metrics.job_failure_rates(
             jobs.filter(jobs.cluster == cluster), failures.filter(failures.cluster == cluster)
-        )
+        ).run()
         _per_category(out, "gpurel_job_failures", "failures", cluster, rows.to_pylist())
 
 
