@@ -22,7 +22,6 @@ import numpy as np
 import pyarrow as pa
 
 from gpurel.sources.base import ReadOptions
-from gpurel.sources.event_rows import LineCount
 from gpurel.sources.line_blocks import (
     WORKERS,
     Block,
@@ -32,7 +31,7 @@ from gpurel.sources.line_blocks import (
     in_order,
     text_start,
 )
-from gpurel.sources.plain_columns import Read, Records, Reject, node_events
+from gpurel.sources.plain_columns import BlockPart, Gathered, Read, Records, node_events
 
 # ASCII bytes that are a value: neither a comma nor white space (str.isspace)
 _VALUE_BYTE = np.array(
@@ -46,16 +45,6 @@ class _Layout:
     width: int  # the header's number of columns
     positions: dict[str, int]  # field -> its column
     options: ReadOptions
-
-
-@dataclass(frozen=True)
-class _Part:
-    """What one block's lines became; reject lines are 0-based in the block."""
-
-    lines: int
-    skipped: int
-    events: pa.Table
-    rejects: list[Reject]
 
 
 def read(
@@ -75,19 +64,13 @@ def read(
     columns = header_columns(header)
     positions = {field: header.index(column) for field, column in columns.items()}
     layout = _Layout(path, len(header), positions, options)
-    events: list[pa.Table] = []
-    rejects: list[Reject] = []
-    count = LineCount()
+    gathered = Gathered()
     with ThreadPoolExecutor(WORKERS) as pool:
         for part in in_order(pool, partial(_read_block, layout), parts):
             if part is None:
                 return None
-            events.append(part.events)
-            for line, field, reason, raw in part.rejects:
-                rejects.append((count.total + line + 1, field, reason, raw))
-            count.total += part.lines
-            count.skipped += part.skipped
-    return Read(pa.concat_tables(events), rejects, count, columns)
+            gathered.add(part)
+    return Read(pa.concat_tables(gathered.events), gathered.rejects, gathered.count, columns)
 
 
 class _Doubtful(Exception):
@@ -113,7 +96,7 @@ def _header(path: Path, block: Block) -> tuple[int, list[str]] | None:
     return None if header is None else (lead, header)
 
 
-def _read_block(layout: _Layout, part: tuple[Block, int]) -> _Part | None:
+def _read_block(layout: _Layout, part: tuple[Block, int]) -> BlockPart | None:
     """The events and rejects of one block's lines after ``lead``; None if it does not qualify."""
     block, lead = part
     block.check_utf8(layout.path)
@@ -151,7 +134,7 @@ def _read_block(layout: _Layout, part: tuple[Block, int]) -> _Part | None:
         reason = f"expected {layout.width} columns, found {len(cells)}"
         rejects.append((index, None, reason, block.line(index)))
     rejects.sort(key=lambda reject: reject[0])
-    return _Part(block.size, skipped, events, rejects)
+    return BlockPart(block.size, skipped, events, rejects)
 
 
 def _cells(block: Block, index: int) -> tuple[list[str], bool]:

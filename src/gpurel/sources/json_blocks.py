@@ -24,22 +24,17 @@ import pyarrow.json as pj
 
 from gpurel.sources.base import ReadOptions
 from gpurel.sources.event_fields import FieldNames
-from gpurel.sources.event_rows import LineCount
 from gpurel.sources.line_blocks import WORKERS, Block, blocks, in_order, text_start
-from gpurel.sources.plain_columns import Read, Records, Reject, node_events
+from gpurel.sources.plain_columns import BlockPart, Gathered, Read, Records, node_events
 
 # literals Arrow's parser reads and json.loads does not, or reads otherwise
 _SPECIAL = re.compile(rb"[:,\[]\s*-?(?:Inf|NaN)")
 
 
 @dataclass(frozen=True)
-class _Part:
-    """What one block's lines became; reject lines are 0-based in the block."""
+class _Part(BlockPart):
+    """A block's part, and the key each field was read from there."""
 
-    lines: int
-    skipped: int
-    events: pa.Table
-    rejects: list[Reject]
     keys: dict[str, tuple[str, int]]  # field -> its key, and the first row that has it
 
 
@@ -47,27 +42,22 @@ def read(path: Path, options: ReadOptions, names: FieldNames) -> Read | None:
     """The file's events, read a block at a time, or None when it does not qualify."""
     keys = list(dict.fromkeys(key for accepted in names.names.values() for key in accepted))
     pieces = blocks(path, text_start(path), header=False, bytes_read=options.bytes_read)
-    events: list[pa.Table] = []
-    rejects: list[Reject] = []
-    count = LineCount()
+    gathered = Gathered()
     first: dict[str, tuple[str, int]] = {}  # field -> its key, and the first line with it
     with ThreadPoolExecutor(WORKERS) as pool:
         for part in in_order(pool, partial(_read_block, path, options, names, keys), pieces):
             if part is None:
                 return None
             for field, (key, row) in part.keys.items():
-                if first.setdefault(field, (key, count.total + row))[0] != key:
+                if first.setdefault(field, (key, gathered.count.total + row))[0] != key:
                     return None  # read from another key than before
-            events.append(part.events)
-            for line, field_name, reason, raw in part.rejects:
-                rejects.append((count.total + line + 1, field_name, reason, raw))
-            count.total += part.lines
-            count.skipped += part.skipped
-    if not events:
+            gathered.add(part)
+    if not gathered.events:
         return None
     order = list(names.names)
     seen = sorted(first, key=lambda field: (first[field][1], order.index(field)))
-    return Read(pa.concat_tables(events), rejects, count, {f: first[f][0] for f in seen})
+    columns = {f: first[f][0] for f in seen}
+    return Read(pa.concat_tables(gathered.events), gathered.rejects, gathered.count, columns)
 
 
 def _read_block(

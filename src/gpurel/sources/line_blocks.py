@@ -136,8 +136,26 @@ def delimited_fields(
     split the block as ``str.split`` would: a delimiter that is not one byte, and a carriage
     return that does not end a line (a line break to that parser).
     """
-    data = block.data
-    if len(delimiter.encode()) != 1 or delimiter in "\r\n" or _lone_cr(data):
+    if len(delimiter.encode()) != 1 or delimiter in "\r\n":
+        return None
+    split = split_lines(block.data, block.size, delimiter, width, [str(i) for i in used])
+    if split is None:
+        return None
+    table, odd = split
+    fields = {i: table.column(str(i)) for i in used}
+    arrays = {i: c.chunk(0) if c.num_chunks == 1 else c.combine_chunks() for i, c in fields.items()}
+    return arrays, np.array(odd, np.int64)
+
+
+def split_lines(
+    data: bytes, lines: int, delimiter: str, width: int, used: list[str]
+) -> tuple[pa.Table, list[int]] | None:
+    """Columns ``used`` (named by position, "0" to "width - 1") of the ``lines`` lines of
+    ``data`` that have ``width`` fields at the one-byte ``delimiter``, as text, and the 0-based
+    numbers of the other lines. None where Arrow's CSV parser cannot split them as
+    ``str.split`` would: a carriage return that does not end a line is a line break to it.
+    """
+    if _lone_cr(data):
         return None
     odd: list[int] = []
 
@@ -145,13 +163,13 @@ def delimited_fields(
         odd.append(row.number - 1 if row.number else -1)
         return "skip"
 
-    names = [str(i) for i in range(width)]
-    kept = [names[i] for i in used]
     try:
         table = csv.read_csv(
             pa.BufferReader(data),
             read_options=csv.ReadOptions(
-                use_threads=False, block_size=min(len(data) + 1, 1 << 30), column_names=names
+                use_threads=False,
+                block_size=min(len(data) + 1, 1 << 30),
+                column_names=[str(i) for i in range(width)],
             ),
             parse_options=csv.ParseOptions(
                 delimiter=delimiter,
@@ -160,19 +178,17 @@ def delimited_fields(
                 invalid_row_handler=skip,
             ),
             convert_options=csv.ConvertOptions(
-                include_columns=kept,
-                column_types=dict.fromkeys(kept, pa.string()),
+                include_columns=used,
+                column_types=dict.fromkeys(used, pa.string()),
                 strings_can_be_null=False,
                 check_utf8=False,
             ),
         )
     except pa.ArrowInvalid:
         return None
-    if table.num_rows + len(odd) != block.size or min(odd, default=0) < 0:
+    if table.num_rows + len(odd) != lines or min(odd, default=0) < 0:
         return None
-    fields = {i: table.column(str(i)) for i in used}
-    arrays = {i: c.chunk(0) if c.num_chunks == 1 else c.combine_chunks() for i, c in fields.items()}
-    return arrays, np.array(odd, np.int64)
+    return table, odd
 
 
 def _lone_cr(data: bytes) -> bool:

@@ -9,7 +9,7 @@ xid, node, time, end_time, result and severity.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -79,6 +79,33 @@ class Read:
     rejects: list[Reject]
     count: LineCount
     columns: dict[str, str]
+
+
+@dataclass(frozen=True)
+class BlockPart:
+    """What one block's lines became; reject lines are 0-based in the block."""
+
+    lines: int
+    skipped: int
+    events: pa.Table
+    rejects: list[Reject]
+
+
+@dataclass
+class Gathered:
+    """The parts of a file read so far, in order: events, rejects by file line, the count."""
+
+    events: list[pa.Table] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+    count: LineCount = field(default_factory=LineCount)
+
+    def add(self, part: BlockPart) -> None:
+        """Take the next block's part: its reject lines are counted on from the lines before."""
+        self.events.append(part.events)
+        for line, name, reason, raw in part.rejects:
+            self.rejects.append((self.count.total + line + 1, name, reason, raw))
+        self.count.total += part.lines
+        self.count.skipped += part.skipped
 
 
 def node_events(records: Records, options: ReadOptions) -> tuple[pa.Table, list[Reject]]:

@@ -30,7 +30,6 @@ from typing import BinaryIO
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as csv
 
 from gpurel import schema
 from gpurel.errors import InputError
@@ -38,7 +37,7 @@ from gpurel.schema import JobState
 from gpurel.sources import plausible
 from gpurel.sources import slurm_values as sv
 from gpurel.sources.base import ReadOptions, ReadResult, RejectSink, combined, read_text
-from gpurel.sources.line_blocks import WORKERS, Block, blocks, in_order
+from gpurel.sources.line_blocks import WORKERS, Block, blocks, in_order, split_lines
 
 FORMAT = "sacct"
 
@@ -317,7 +316,7 @@ def _has_state(line: str, delimiter: str) -> bool:
 
 def _read_block(context: _Context, block: Block) -> _Block:
     """Convert one block: its jobs, steps, rejects and lines (read and skipped)."""
-    _check_utf8(context.source, block)
+    block.check_utf8(Path(context.source))
     parsed, odd = _split(context, block)
     extra, rejects, skipped = _odd_rows(context, block, odd)
     rows = _merged(parsed, extra)
@@ -328,17 +327,6 @@ def _read_block(context: _Context, block: Block) -> _Block:
         out = {name: array.filter(pa.array(keep)) for name, array in out.items()}
     jobs, steps = _tables(context, out)
     return _Block(block.size, skipped + blank, jobs, steps, rejects + bad_values)
-
-
-def _check_utf8(source: str, block: Block) -> None:
-    """InputError unless the block is UTF-8 text."""
-    offsets = pa.py_buffer(np.array([0, len(block.data)], np.int32))
-    text = pa.py_buffer(block.data)
-    try:
-        pa.Array.from_buffers(pa.string(), 1, [None, offsets, text]).validate(full=True)
-    except pa.ArrowInvalid as exc:
-        read_text(Path(source))
-        raise InputError(source, "not UTF-8 text") from exc
 
 
 def _split(context: _Context, block: Block) -> tuple[_Rows, list[int]]:
@@ -362,49 +350,14 @@ def _parse(context: _Context, block: Block) -> tuple[pa.Table | None, list[int]]
     ends a row for it, and a delimiter of several bytes needs a byte the block lacks.
     """
     data, delimiter = _csv_input(context.layout.delimiter, block.data)
-    if data is None or _lone_cr(data):
+    if data is None:
         return None, []
     fields = len(context.layout.names)
     used = [str(position) for position, _ in context.roles.values()]
     if context.layout.width > fields:
         used.append(str(fields))  # the extra field of --parsable, which must be empty
-    odd: list[int] = []
-    try:
-        table = _read_csv(data, delimiter, context.layout.width, used, odd)
-    except pa.ArrowInvalid:
-        return None, []
-    if table.num_rows + len(odd) != block.size or min(odd, default=0) < 0:
-        return None, []
-    return table, odd
-
-
-def _read_csv(data: bytes, delimiter: str, width: int, used: list[str], odd: list[int]) -> pa.Table:
-    """Columns ``used`` of the rows of ``width`` fields; the 0-based other lines go to ``odd``."""
-
-    def skip(row: csv.InvalidRow) -> str:
-        odd.append(row.number - 1 if row.number else -1)
-        return "skip"
-
-    return csv.read_csv(
-        pa.BufferReader(data),
-        read_options=csv.ReadOptions(
-            use_threads=False,
-            block_size=min(len(data) + 1, 1 << 30),
-            column_names=[str(i) for i in range(width)],
-        ),
-        parse_options=csv.ParseOptions(
-            delimiter=delimiter,
-            quote_char=False,
-            ignore_empty_lines=False,
-            invalid_row_handler=skip,
-        ),
-        convert_options=csv.ConvertOptions(
-            include_columns=used,
-            column_types=dict.fromkeys(used, pa.string()),
-            strings_can_be_null=False,
-            check_utf8=False,
-        ),
-    )
+    split = split_lines(data, block.size, delimiter, context.layout.width, used)
+    return (None, []) if split is None else split
 
 
 def _csv_input(delimiter: str, data: bytes) -> tuple[bytes | None, str]:
@@ -416,15 +369,6 @@ def _csv_input(delimiter: str, data: bytes) -> tuple[bytes | None, str]:
     if free is None:
         return None, delimiter
     return data.replace(encoded, free), free.decode()
-
-
-def _lone_cr(data: bytes) -> bool:
-    """``data`` holds a carriage return that is not followed by a newline."""
-    if b"\r" not in data:
-        return False
-    text = np.frombuffer(data, np.uint8)
-    after = np.flatnonzero(text[:-1] == ord("\r")) + 1
-    return text[-1] == ord("\r") or bool((text[after] != ord("\n")).any())
 
 
 def _keep_empty_extra(rows: _Rows, extra: pa.Array, odd: list[int]) -> tuple[_Rows, list[int]]:
