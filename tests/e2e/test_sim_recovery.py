@@ -88,10 +88,13 @@ def test_silent_faults_stay_unattributed(simulated) -> None:
 
 def _node_rates(result: SimResult) -> dict[str, float]:
     """Realized rate per node-day of the faults that end jobs (high severity, silent, false
-    positives) that struck each node in the window. Not the nominal rate: a node in repair
-    gets no faults, which matters for lemons, often out after their own faults."""
+    positives; not warnings) that struck each node in the window. Not the nominal rate: a
+    node in repair gets no faults, which matters for lemons, often out after their own
+    faults."""
     faults = result.truth["truth_faults"]
-    killing = faults.filter(pc.not_equal(faults["severity"], "low"))
+    killing = faults.filter(
+        pc.and_(pc.not_equal(faults["severity"], "low"), pc.invert(faults["noise"]))
+    )
     struck = Counter(killing["node"].to_pylist())
     days = result.config.days
     return {node: struck[node] / days for node in result.truth["truth_nodes"]["node"].to_pylist()}
@@ -153,6 +156,7 @@ def test_mttf_by_size_matches_projection(simulated) -> None:
 def test_lemons_fail_more(simulated) -> None:
     result, _, _ = simulated
     faults = result.truth["truth_faults"]
+    faults = faults.filter(pc.invert(faults["noise"]))  # warnings strike every node alike
     lemon = faults["lemon_node"].to_numpy(zero_copy_only=False)
     nodes = result.truth["truth_nodes"]["lemon"].to_numpy(zero_copy_only=False)
     per_lemon = lemon.sum() / max(nodes.sum(), 1)
