@@ -276,12 +276,18 @@ def _weeks(period: Period) -> pa.Table:
 
 
 def node_days(
-    jobs: ir.Table, events: ir.Table, nodes: ir.Table, period: Period | None = None
+    jobs: ir.Table,
+    events: ir.Table,
+    nodes: ir.Table,
+    period: Period | None = None,
+    *,
+    records: Period | None = None,
 ) -> NodeDays:
     """Node-days in the period, per cluster and per ISO week. Without a period, the data's
-    (``analysis_period``) and each observed cluster over its own records; a period given is
-    the observation window of every observed cluster."""
-    records = period or analysis_period(jobs, events, nodes)
+    (``analysis_period``, or ``records`` where the caller has it) and each observed cluster
+    over its own records; a period given is the observation window of every observed
+    cluster."""
+    records = period or records or analysis_period(jobs, events, nodes)
     spans = node_spans(jobs, events, nodes, records, own_spans=period is None)
     period = _in_service(spans, records)
     weeks = ibis.memtable(_weeks(period))

@@ -132,8 +132,9 @@ def _overview(
 ) -> dict[str, Any]:
     """What the warehouse holds, in one query: job attempts and ids, clusters, GPU-hours,
     NODE_FAILs, node events (failing ones too, and the first one's time), rejected rows, the
-    clusters' names, and the GPUs the inventory lists (``inventory_gpus``) with the nodes it
-    lists them for."""
+    clusters' names, the GPUs the inventory lists (``inventory_gpus``) with the nodes it
+    lists them for, and the span of every record (``records``, ``metrics.analysis_period``;
+    None without a time)."""
     names = metrics.union_all(jobs.select("cluster"), events.select("cluster"))
     listed = nodes.filter(nodes.gpus.notnull())
     row = metrics.one_row(
@@ -143,12 +144,17 @@ def _overview(
             clusters=jobs.cluster.nunique(),
             gpu_hours=metrics.exact_sum(metrics.gpu_hours(jobs)),
             node_fail_attempts=(jobs.state == JobState.NODE_FAIL.value).cast("int64").sum(),
+            **_span("start", jobs.start_time),
+            **_span("end", jobs.end_time),
         ),
         events.aggregate(
             node_events=events.count(),
             failing_node_events=(events.result == "fail").cast("int64").sum(),
             first_node_event=events.time.min(),
+            last_node_event=events.time.max(),
         ),
+        nodes.aggregate(**_span("in_service_start", nodes.in_service_start)),
+        nodes.aggregate(**_span("in_service_end", nodes.in_service_end)),
         rejects.aggregate(rejected_rows=rejects.count()),
         names.aggregate(cluster_names=names.cluster.collect(distinct=True)),
         listed.aggregate(inventory_gpus=listed.gpus.sum(), inventory_gpu_nodes=listed.count()),
@@ -157,7 +163,19 @@ def _overview(
     for name in ("node_fail_attempts", "failing_node_events", "inventory_gpus"):
         row[name] = int(row[name] or 0)
     row["cluster_names"] = sorted(row["cluster_names"] or [])
+    times = [row.pop(k) for k in list(row) if k.startswith(_SPAN)]
+    times += [row["first_node_event"], row.pop("last_node_event")]
+    known = [t for t in times if t is not None]
+    row["records"] = metrics.Period(min(known), max(known)) if known else None
     return row
+
+
+_SPAN = "_span_"
+
+
+def _span(name: str, times: ir.TimestampColumn) -> dict[str, ir.TimestampScalar]:
+    """The earliest and latest of ``times``, named apart for ``_overview``."""
+    return {f"{_SPAN}{name}_min": times.min(), f"{_SPAN}{name}_max": times.max()}
 
 
 def cause_gap(overview: dict[str, Any]) -> Absent | None:
@@ -470,7 +488,8 @@ def analyze(
     has_events = bool(overview["node_events"])
     has_data = overview["job_attempts"] or has_events
     step("node-days and failure episodes")
-    exposure = metrics.node_days(jobs, events, nodes) if has_data else None
+    records = overview.pop("records")  # for node-days: not a figure of the overview
+    exposure = metrics.node_days(jobs, events, nodes, records=records) if has_data else None
     eps = warehouse.materialize("episodes", metrics.episodes(events, s.merge_gap_s))  # read 6x
     with_events = exposure if has_events else None
     step("the node failure rate")
