@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +23,7 @@ from gpurel.cli.common import (
     err_console,
     failure,
     open_warehouse,
+    print_json,
 )
 from gpurel.errors import GpurelError
 from gpurel.progress import Progress
@@ -211,7 +211,7 @@ def simulate_command(
     if variant is not None:
         doc["compare"] = {"base": base.rows(), "variant": changed.rows(), "set": compare}
     if as_json:
-        print(json.dumps(doc, indent=2, default=str))
+        print_json(doc, default=str)
         return
     stats = result.stats
     console.print(
