@@ -280,7 +280,7 @@ def window_sensitivity(
 ) -> pa.Table:
     """Attributed share of interrupted attempts (all, and NODE_FAIL only) for each window."""
     windows = tuple(windows)
-    return sensitivity(jobs, candidates(jobs, events, priorities, widest(windows)), windows)
+    return sensitivity(jobs, candidates(jobs, events, priorities, widest(windows)), windows).run()
 
 
 def sensitivity(
